@@ -1,0 +1,171 @@
+"""The stored and wire form of one operational message; no ORM, no I/O."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from opsmessaging.catalogue import Payload, get_type
+from opsmessaging.categories import Category, parse_category, validate_topic
+from opsmessaging.conf import conf
+from opsmessaging.exceptions import InvalidMessage
+from opsmessaging.helpers import (
+    NODE_FIELDS,
+    format_timestamp,
+    generate_message_id,
+    is_node_name,
+    parse_timestamp,
+    this_node,
+)
+from opsmessaging.severity import Severity, severity_label
+
+#: Keys of the wire form, in order.
+WIRE_FIELDS = (
+    "id",
+    "message_id",
+    "category",
+    "topic",
+    "tag",
+    "payload_type",
+    "version",
+    "node",
+    "source_node",
+    "originating_node",
+    "timestamp",
+    "severity",
+    "sequence",
+    "payload",
+)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A validated message ready to store: envelope fields plus the JSON payload."""
+
+    message_id: str
+    category: Category
+    topic: str
+    tag: str
+    payload_type: str
+    version: int
+    node: str
+    source_node: str
+    originating_node: str
+    timestamp: datetime
+    severity: Severity | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_payload(
+        cls,
+        payload: Payload,
+        *,
+        topic: str | None = None,
+        node: str | None = None,
+        source_node: str | None = None,
+        originating_node: str | None = None,
+        category: str | None = None,
+        message_id: str | None = None,
+    ) -> Envelope:
+        """Wrap ``payload``; node fields default to the payload's own, then this node.
+
+        Raises ``InvalidMessage`` for a category that disagrees with the payload's type, a
+        bad topic or node name, or a payload larger than ``MAX_PAYLOAD_BYTES``.
+        """
+        if not isinstance(payload, Payload):
+            raise InvalidMessage(
+                f"expected a catalogue Payload, got {type(payload).__name__}", "payload"
+            )
+        payload_type = payload.type
+        if category is not None and parse_category(category) != payload_type.category:
+            raise InvalidMessage(
+                f"{payload_type.name} belongs to category '{payload_type.category.value}', "
+                f"not '{category}'",
+                "category",
+            )
+        nodes = {
+            "node": node if node is not None else payload.get("node") or this_node(),
+            "source_node": source_node if source_node is not None else this_node(),
+            "originating_node": originating_node
+            if originating_node is not None
+            else payload.get("originating_node") or this_node(),
+        }
+        errors = {
+            name: f"{value!r} is not a node name (non-empty; letters, digits, '_', '.', '-', "
+            "optionally '@host')"
+            for name, value in nodes.items()
+            if not is_node_name(value)
+        }
+        if errors:
+            raise InvalidMessage(errors)
+        data = payload.to_json()
+        check_payload_size(data)
+        return cls(
+            message_id=message_id or generate_message_id(),
+            category=payload_type.category,
+            topic=validate_topic(
+                topic if topic is not None else payload_type.topic_for(payload.data)
+            ),
+            tag=payload_type.tag,
+            payload_type=payload_type.name,
+            version=payload_type.version,
+            node=nodes["node"],
+            source_node=nodes["source_node"],
+            originating_node=nodes["originating_node"],
+            timestamp=payload["timestamp"],
+            severity=payload_type.severity_of(payload.data),
+            payload=data,
+        )
+
+    def to_wire(
+        self, *, id: int | None = None, sequence: int | None = None
+    ) -> dict[str, Any]:
+        """Return the JSON wire form; ``id`` and ``sequence`` come from the store."""
+        return {
+            "id": id,
+            "message_id": self.message_id,
+            "category": self.category.value,
+            "topic": self.topic,
+            "tag": self.tag,
+            "payload_type": self.payload_type,
+            "version": self.version,
+            "node": self.node,
+            "source_node": self.source_node,
+            "originating_node": self.originating_node,
+            "timestamp": format_timestamp(self.timestamp),
+            "severity": severity_label(self.severity),
+            "sequence": sequence,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Envelope:
+        """Rebuild an envelope from its wire form (the inverse of ``to_wire``)."""
+        payload_type = get_type(data["payload_type"], "payload_type")
+        severity = data.get("severity")
+        return cls(
+            message_id=data["message_id"],
+            category=parse_category(data["category"]),
+            topic=validate_topic(data["topic"]),
+            tag=payload_type.tag,
+            payload_type=payload_type.name,
+            version=int(data.get("version", payload_type.version)),
+            **{name: data[name] for name in NODE_FIELDS},
+            timestamp=parse_timestamp(data["timestamp"]),
+            severity=None if severity is None else Severity[str(severity).upper()],
+            payload=data["payload"],
+        )
+
+
+def check_payload_size(data: dict[str, Any]) -> int:
+    """Return the payload's encoded size, or raise ``InvalidMessage`` if over the limit."""
+    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    limit = conf.MAX_PAYLOAD_BYTES
+    if size > limit:
+        raise InvalidMessage(
+            f"is {size} bytes of JSON; the limit is {limit} (OPSMESSAGING['MAX_PAYLOAD_BYTES'])",
+            "payload",
+        )
+    return size

@@ -1,0 +1,349 @@
+"""The message store (``Message``), its per-category sequences and the node registry."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from django.db import connections, models, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from opsmessaging.categories import Category
+from opsmessaging.conf import conf
+from opsmessaging.envelope import Envelope
+from opsmessaging.exceptions import ImmutableMessage
+from opsmessaging.severity import Severity
+
+# Columns written by ``append``; the order matches the INSERT statements below.
+_COLUMNS = (
+    "message_id",
+    "category",
+    "topic",
+    "tag",
+    "payload_type",
+    "version",
+    "node",
+    "source_node",
+    "originating_node",
+    "timestamp",
+    "severity",
+)
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    """Queries over stored messages; stored messages cannot be updated."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableMessage("stored operational messages are immutable")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise ImmutableMessage("stored operational messages are immutable")
+
+    def newest_first(self) -> MessageQuerySet:
+        return self.order_by("-id")
+
+    def distinct_values(
+        self, column: str, category: str | None = None, limit: int = 100
+    ) -> list[str]:
+        """Return up to ``limit`` distinct values of ``node`` (or of ``topic`` in a category).
+
+        On PostgreSQL this walks the index one value at a time (a loose index scan), so it
+        stays fast however many rows share each value.
+        """
+        if column not in ("node", "topic") or (column == "topic" and category is None):
+            raise ValueError(
+                "distinct_values supports 'node', and 'topic' within a category"
+            )
+        connection = connections[self.db]
+        if connection.vendor != "postgresql":
+            rows = self.all() if category is None else self.filter(category=category)
+            return list(
+                rows.order_by(column).values_list(column, flat=True).distinct()[:limit]
+            )
+        table = self.model._meta.db_table
+        scope = "category = %s AND " if category is not None else ""
+        params: list[Any] = [category] if category is not None else []
+        sql = (
+            f"WITH RECURSIVE t(v) AS ("
+            f"(SELECT {column} FROM {table} WHERE {scope}TRUE ORDER BY {column} LIMIT 1) "
+            f"UNION ALL SELECT (SELECT {column} FROM {table} WHERE {scope}{column} > t.v "
+            f"ORDER BY {column} LIMIT 1) FROM t WHERE t.v IS NOT NULL) "
+            f"SELECT v FROM t WHERE v IS NOT NULL LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *params, limit])
+            return [row[0] for row in cursor.fetchall()]
+
+
+class MessageManager(models.Manager["Message"]):
+    """Appends messages with contiguous per-category sequences, in commit order."""
+
+    def get_queryset(self) -> MessageQuerySet:
+        return MessageQuerySet(self.model, using=self._db)
+
+    def newest_first(self) -> MessageQuerySet:
+        return self.get_queryset().newest_first()
+
+    def distinct_values(
+        self, column: str, category: str | None = None, limit: int = 100
+    ) -> list[str]:
+        return self.get_queryset().distinct_values(column, category, limit)
+
+    def append(self, envelope: Envelope) -> Message:
+        """Store one message and return it with its ``id`` and ``sequence``.
+
+        The sequence comes from the category's counter row, locked until the transaction
+        commits, so sequences are contiguous and in commit order. On PostgreSQL this is one
+        statement (one round trip) in autocommit mode.
+        """
+        alias = router.db_for_write(self.model)
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            if connection.in_atomic_block:
+                with transaction.atomic(
+                    using=alias
+                ):  # a savepoint: keep the caller's work
+                    return self._append_postgresql(alias, envelope)
+            return self._append_postgresql(alias, envelope)
+        with transaction.atomic(using=alias):
+            sequence = self._allocate(alias, envelope.category, 1)
+            message = Message.from_envelope(envelope, sequence)
+            message.save(using=alias, force_insert=True)
+            return message
+
+    def append_many(self, envelopes: Sequence[Envelope]) -> list[Message]:
+        """Store several messages in one transaction, one sequence allocation per category."""
+        alias = router.db_for_write(self.model)
+        by_category: dict[Category, list[int]] = defaultdict(list)
+        for index, envelope in enumerate(envelopes):
+            by_category[envelope.category].append(index)
+        messages: list[Message | None] = [None] * len(envelopes)
+        with transaction.atomic(using=alias):
+            # Lock counters in one order so two batches never deadlock.
+            for category in sorted(by_category):
+                indexes = by_category[category]
+                last = self._allocate(alias, category, len(indexes))
+                first = last - len(indexes) + 1
+                for offset, index in enumerate(indexes):
+                    messages[index] = Message.from_envelope(
+                        envelopes[index], first + offset
+                    )
+            stored = [m for m in messages if m is not None]
+            self.bulk_create(stored)
+        return stored
+
+    def _allocate(self, alias: str, category: Category, count: int) -> int:
+        """Reserve ``count`` sequence numbers of ``category``; return the last one."""
+        counters = CategorySequence.objects.using(alias).filter(category=category)
+        if not counters.update(last_sequence=F("last_sequence") + count):
+            CategorySequence.ensure(alias, category)
+            counters.update(last_sequence=F("last_sequence") + count)
+        return counters.values_list("last_sequence", flat=True).get()
+
+    def _append_postgresql(self, alias: str, envelope: Envelope) -> Message:
+        message_table = self.model._meta.db_table
+        counter_table = CategorySequence._meta.db_table
+        sql = (
+            f"WITH s AS (UPDATE {counter_table} SET last_sequence = last_sequence + 1 "
+            f"WHERE category = %s RETURNING last_sequence) "
+            f"INSERT INTO {message_table} ({', '.join(_COLUMNS)}, sequence, payload) "
+            f"SELECT {', '.join(['%s'] * len(_COLUMNS))}, s.last_sequence, %s::jsonb FROM s "
+            f"RETURNING id, sequence"
+        )
+        message = Message.from_envelope(envelope, 0)  # the statement assigns the sequence
+        params = [
+            envelope.category.value,
+            *(getattr(message, column) for column in _COLUMNS),
+            json.dumps(envelope.payload, separators=(",", ":"), ensure_ascii=False),
+        ]
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            if row is None:  # no counter row yet (a fresh or flushed database)
+                CategorySequence.ensure(alias, envelope.category)
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+        assert row is not None
+        message.id, message.sequence = row
+        message._state.adding = False
+        message._state.db = alias
+        return message
+
+
+class Message(models.Model):
+    """One stored operational message. Append-only: it is never changed once stored."""
+
+    id = models.BigAutoField(primary_key=True)
+    message_id = models.CharField(max_length=64, unique=True)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    topic = models.CharField(max_length=200)
+    tag = models.CharField(max_length=64)
+    payload_type = models.CharField(max_length=64)
+    version = models.PositiveSmallIntegerField(default=1)
+    node = models.CharField(max_length=255)
+    source_node = models.CharField(max_length=255)
+    originating_node = models.CharField(max_length=255)
+    timestamp = models.DateTimeField(help_text="UTC, millisecond precision.")
+    severity = models.PositiveSmallIntegerField(
+        choices=Severity.choices,
+        null=True,
+        blank=True,
+        help_text="Normalised severity, if any.",
+    )
+    sequence = models.BigIntegerField(
+        help_text="Position in the category, from 1, no gaps."
+    )
+    payload = models.JSONField()
+
+    objects: ClassVar[MessageManager] = MessageManager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "sequence"], name="opsmsg_category_sequence"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["category", "topic", "sequence"], name="opsmsg_topic_seq"
+            ),
+            models.Index(fields=["category", "id"], name="opsmsg_category_id"),
+            models.Index(fields=["node", "id"], name="opsmsg_node_id"),
+            models.Index(fields=["severity", "id"], name="opsmsg_severity_id"),
+            models.Index(fields=["payload_type", "id"], name="opsmsg_type_id"),
+            models.Index(fields=["timestamp"], name="opsmsg_timestamp"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}#{self.sequence} {self.payload_type} on {self.topic}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableMessage("stored operational messages are immutable")
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope, sequence: int) -> Message:
+        return cls(
+            message_id=envelope.message_id,
+            category=envelope.category.value,
+            topic=envelope.topic,
+            tag=envelope.tag,
+            payload_type=envelope.payload_type,
+            version=envelope.version,
+            node=envelope.node,
+            source_node=envelope.source_node,
+            originating_node=envelope.originating_node,
+            timestamp=envelope.timestamp,
+            severity=None if envelope.severity is None else int(envelope.severity),
+            sequence=sequence,
+            payload=envelope.payload,
+        )
+
+    @property
+    def envelope(self) -> Envelope:
+        return Envelope(
+            message_id=self.message_id,
+            category=Category(self.category),
+            topic=self.topic,
+            tag=self.tag,
+            payload_type=self.payload_type,
+            version=self.version,
+            node=self.node,
+            source_node=self.source_node,
+            originating_node=self.originating_node,
+            timestamp=self.timestamp,
+            severity=None if self.severity is None else Severity(self.severity),
+            payload=self.payload,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON wire form (see ``envelope.WIRE_FIELDS``)."""
+        return self.envelope.to_wire(id=self.id, sequence=self.sequence)
+
+
+class CategorySequence(models.Model):
+    """The last sequence number given out in one category (a row lock serialises appends)."""
+
+    category = models.CharField(
+        max_length=16, choices=Category.choices, primary_key=True
+    )
+    last_sequence = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.last_sequence}"
+
+    @classmethod
+    def ensure(cls, alias: str, category: Category) -> None:
+        """Create the counter row of ``category``, continuing after any stored message."""
+        last = (
+            Message.objects.using(alias)
+            .filter(category=category)
+            .aggregate(last=models.Max("sequence"))["last"]
+        )
+        with transaction.atomic(using=alias):
+            cls.objects.using(alias).get_or_create(
+                category=category.value, defaults={"last_sequence": last or 0}
+            )
+
+
+class NodeQuerySet(models.QuerySet["Node"]):
+    def connected_names(self, exclude: str | None = None) -> list[str]:
+        """Names of the nodes seen within three health intervals, except ``exclude``."""
+        window = timedelta(milliseconds=3 * conf.HEALTH_BROADCAST_INTERVAL)
+        recent = self.filter(last_heartbeat_at__gte=timezone.now() - window)
+        if exclude:
+            recent = recent.exclude(name=exclude)
+        return list(recent.order_by("name").values_list("name", flat=True))
+
+
+class Node(models.Model):
+    """A process running the app (web, worker, beat), as last reported by itself."""
+
+    class Status(models.TextChoices):
+        HEALTHY = "healthy"
+        DEGRADED = "degraded"
+        UNHEALTHY = "unhealthy"
+        FAILED = "failed"
+        UNKNOWN = "unknown"
+
+    name = models.CharField(max_length=255, unique=True)
+    role = models.CharField(
+        max_length=32, blank=True, help_text="web, worker, beat, ..."
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.UNKNOWN
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    objects = NodeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def heartbeat(cls, name: str, role: str = "", **metadata: Any) -> Node:
+        """Record that ``name`` is alive now."""
+        now = timezone.now()
+        node, created = cls.objects.update_or_create(
+            name=name,
+            defaults={"last_heartbeat_at": now, "role": role, "metadata": metadata},
+            create_defaults={
+                "last_heartbeat_at": now,
+                "role": role,
+                "metadata": metadata,
+                "started_at": now,
+                "status": cls.Status.HEALTHY,
+            },
+        )
+        return node

@@ -1,0 +1,1 @@
+"""The opsmessaging demo project."""

@@ -1,0 +1,15 @@
+"""ASGI entry point of the demo project."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+application = get_asgi_application()
+
+from project.lifecycle import announce_started  # noqa: E402  (needs the apps loaded)
+
+announce_started("web")

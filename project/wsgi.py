@@ -1,0 +1,15 @@
+"""WSGI entry point of the demo project."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+application = get_wsgi_application()
+
+from project.lifecycle import announce_started  # noqa: E402  (needs the apps loaded)
+
+announce_started("web")

@@ -14,10 +14,17 @@ REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("postgres") is not None and connection.vendor != "postgresql":
-        reason = "needs PostgreSQL: run with DATABASE_URL=postgres://... (make test does)"
+    if (
+        item.get_closest_marker("postgres") is not None
+        and connection.vendor != "postgresql"
+    ):
+        reason = (
+            "needs PostgreSQL: run with DATABASE_URL=postgres://... (make test does)"
+        )
         if REQUIRE_SERVICES:
-            pytest.fail(f"OPSMESSAGING_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
+            pytest.fail(
+                f"OPSMESSAGING_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False
+            )
         pytest.skip(reason)
 
 

@@ -1,0 +1,63 @@
+"""System checks of the OPSMESSAGING settings."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+
+from opsmessaging.checks import check_settings
+
+
+def ids(settings_value: object) -> list[str]:
+    with override_settings(OPSMESSAGING=settings_value):
+        return [message.id for message in check_settings()]
+
+
+def test_defaults_are_clean():
+    assert ids({}) == []
+
+
+def test_demo_settings_are_clean():
+    call_command("check", "--fail-level", "WARNING")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("yes", ["opsmessaging.E001"]),
+        ({"PUBSUB_INTEGRATION": "true"}, ["opsmessaging.E002"]),
+        ({"HEALTH_BROADCAST_INTERVAL": 0}, ["opsmessaging.E003"]),
+        ({"METRICS_BROADCAST_INTERVAL": "60000"}, ["opsmessaging.E003"]),
+        ({"HEALTH_BROADCAST_INTERVAL": True}, ["opsmessaging.E003"]),
+        ({"NODE_NAME": "my node"}, ["opsmessaging.E004"]),
+        ({"NODE_NAME": ""}, ["opsmessaging.E004"]),
+        ({"MAX_PAYLOAD_BYTES": -1}, ["opsmessaging.E005"]),
+        ({"NODE_TYPE": ""}, ["opsmessaging.E006"]),
+        ({"HEALTH_INTERVAL": 5}, ["opsmessaging.W001"]),
+    ],
+)
+def test_bad_values_are_reported_with_ids(value, expected):
+    assert ids(value) == expected
+
+
+def test_unknown_key_hint_suggests_the_close_match():
+    with override_settings(OPSMESSAGING={"NODE_NAM": "x"}):
+        [warning] = check_settings()
+    assert warning.hint == "Did you mean 'NODE_NAME'?"
+
+
+def test_bad_interval_hint_gives_the_default():
+    with override_settings(OPSMESSAGING={"HEALTH_BROADCAST_INTERVAL": -5}):
+        [error] = check_settings()
+    assert error.hint == "The default is 30000 (30 seconds)."
+
+
+def test_manage_py_check_fails_on_a_bad_value():
+    with (
+        override_settings(OPSMESSAGING={"NODE_NAME": "bad name"}),
+        pytest.raises(SystemCheckError) as error,
+    ):
+        call_command("check")
+    assert "opsmessaging.E004" in str(error.value)

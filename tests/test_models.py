@@ -1,0 +1,217 @@
+"""The store: contiguous per-category sequences in commit order, immutability, the registry."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from opsmessaging import pubsub
+from opsmessaging.exceptions import ImmutableMessage
+from opsmessaging.models import CategorySequence, Message, Node
+
+
+@pytest.mark.django_db
+def test_append_recreates_a_missing_counter_and_continues_after_stored_messages():
+    pubsub.broadcast_health_update("a", "healthy")
+    pubsub.broadcast_health_update("b", "healthy")
+    CategorySequence.objects.filter(category="health").delete()
+    result = pubsub.broadcast_health_update("c", "healthy")
+    assert result.message.sequence == 3
+    assert CategorySequence.objects.get(category="health").last_sequence == 3
+
+
+@pytest.mark.django_db
+def test_stored_message_cannot_be_saved_again_or_updated():
+    message = pubsub.broadcast_health_update("a", "healthy").message
+    message = Message.objects.get(pk=message.pk)
+    message.topic = "changed"
+    with pytest.raises(ImmutableMessage):
+        message.save()
+    with pytest.raises(ImmutableMessage):
+        Message.objects.filter(pk=message.pk).update(topic="changed")
+    assert Message.objects.get(pk=message.pk).topic == "component_health"
+
+
+@pytest.mark.django_db
+def test_wire_form_of_a_stored_message_is_exact():
+    message = pubsub.broadcast_alert(
+        "disk", "error", "Disk failing", node="db1@h"
+    ).message
+    stored = Message.objects.get(pk=message.pk)
+    data = stored.to_wire()
+    assert list(data) == [
+        "id",
+        "message_id",
+        "category",
+        "topic",
+        "tag",
+        "payload_type",
+        "version",
+        "node",
+        "source_node",
+        "originating_node",
+        "timestamp",
+        "severity",
+        "sequence",
+        "payload",
+    ]
+    assert data["id"] == stored.pk
+    assert data["severity"] == "error"
+    assert stored.severity == 40
+    assert (
+        data["timestamp"]
+        == stored.timestamp.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{stored.timestamp.microsecond // 1000:03d}Z"
+    )
+    assert stored.timestamp.microsecond % 1000 == 0
+    assert str(stored) == "alerts#1 SystemAlert on disk"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_is_one_statement_in_autocommit():
+    pubsub.broadcast_health_update("warm", "healthy")
+    with CaptureQueriesContext(connection) as queries:
+        pubsub.broadcast_health_update("a", "healthy")
+    assert len(queries) == 1
+    assert queries[0]["sql"].startswith("WITH s AS (UPDATE")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_concurrent_broadcasters_get_gapless_unique_sequences_per_category():
+    threads, per_thread = 8, 40
+    errors: list[BaseException] = []
+    start = threading.Barrier(threads)
+
+    def work(index: int) -> None:
+        try:
+            start.wait()
+            for n in range(per_thread):
+                if (index + n) % 2:
+                    result = pubsub.broadcast_health_update(f"c{index}", "healthy")
+                else:
+                    result = pubsub.broadcast_alert(f"a{index}", "info", f"m{n}")
+                assert result.status == "ok", result.error
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    for category in ("health", "alerts"):
+        sequences = list(
+            Message.objects.filter(category=category)
+            .order_by("sequence")
+            .values_list("sequence", flat=True)
+        )
+        assert sequences == list(range(1, len(sequences) + 1))
+        assert CategorySequence.objects.get(category=category).last_sequence == len(
+            sequences
+        )
+    assert Message.objects.count() == threads * per_thread
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_sequence_order_is_commit_order():
+    # A transaction holding sequence N blocks N+1 until it commits, so a reader never sees
+    # N+1 without N (no gap to skip over while catching up).
+    from django.db import transaction
+
+    holding = threading.Event()
+    release = threading.Event()
+    seen_while_held: list[list[int]] = []
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                pubsub.broadcast_health_update("slow", "healthy")
+                holding.set()
+                release.wait(5)
+        finally:
+            connections.close_all()
+
+    def fast_writer() -> None:
+        try:
+            pubsub.broadcast_health_update("fast", "healthy")
+        finally:
+            connections.close_all()
+
+    slow = threading.Thread(target=slow_writer)
+    slow.start()
+    assert holding.wait(5)
+    fast = threading.Thread(target=fast_writer)
+    fast.start()
+    fast.join(0.5)
+    seen_while_held.append(
+        list(
+            Message.objects.filter(category="health").values_list("sequence", flat=True)
+        )
+    )
+    release.set()
+    slow.join()
+    fast.join()
+    assert seen_while_held == [[]]
+    rows = list(
+        Message.objects.filter(category="health")
+        .order_by("sequence")
+        .values_list("sequence", "payload__component")
+    )
+    assert rows == [(1, "slow"), (2, "fast")]
+
+
+@pytest.mark.django_db
+def test_node_heartbeat_registers_and_connected_names_exclude_self_and_stale_nodes():
+    Node.heartbeat("web1@a", role="web")
+    Node.heartbeat("web2@b", role="web")
+    stale = Node.heartbeat("worker@c", role="worker")
+    Node.objects.filter(pk=stale.pk).update(
+        last_heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert Node.objects.connected_names(exclude="web1@a") == ["web2@b"]
+    node = Node.objects.get(name="web1@a")
+    assert (node.role, node.status, node.started_at is not None) == (
+        "web",
+        "healthy",
+        True,
+    )
+
+
+@pytest.mark.django_db
+def test_cluster_context_lists_connected_nodes_from_the_registry(settings):
+    from opsmessaging.helpers import cluster_context
+
+    settings.OPSMESSAGING = {"NODE_NAME": "web1@a"}
+    Node.heartbeat("web1@a")
+    Node.heartbeat("web2@b")
+    assert cluster_context() == {
+        "node_name": "web1@a",
+        "connected_nodes": ["web2@b"],
+        "cluster_size": 2,
+        "node_type": "combined_node",
+    }
+
+
+@pytest.mark.django_db
+def test_distinct_values_lists_nodes_and_topics_of_a_category():
+    pubsub.broadcast_health_update("a", "healthy", node="n2@h")
+    pubsub.broadcast_health_update("a", "healthy", node="n1@h", topic="x:health")
+    pubsub.broadcast_alert("t", "info", "m", node="n1@h")
+    assert Message.objects.distinct_values("node") == ["n1@h", "n2@h"]
+    assert Message.objects.distinct_values("topic", category="health") == [
+        "component_health",
+        "x:health",
+    ]
+    with pytest.raises(ValueError):
+        Message.objects.distinct_values("topic")

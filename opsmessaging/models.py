@@ -154,7 +154,8 @@ class MessageManager(models.Manager["Message"]):
             f"SELECT {', '.join(['%s'] * len(_COLUMNS))}, s.last_sequence, %s::jsonb FROM s "
             f"RETURNING id, sequence"
         )
-        message = Message.from_envelope(envelope, 0)  # the statement assigns the sequence
+        # Sequence 0 is a placeholder: the statement assigns the real one.
+        message = Message.from_envelope(envelope, 0)
         params = [
             envelope.category.value,
             *(getattr(message, column) for column in _COLUMNS),

@@ -161,9 +161,11 @@ def broadcast(payload: Payload, **options: Any) -> BroadcastResult:
 def _split(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split keyword options into envelope options and payload fields.
 
-    ``node`` goes to both: it is the payload's node and the envelope's.
+    ``node`` goes to both: it is the payload's node and the envelope's. An option given as
+    None means "the default", as in the original's ``opts[:node] || Node.self()``.
     """
-    envelope = {name: opts.pop(name) for name in _ENVELOPE_OPTIONS if name in opts}
+    popped = {name: opts.pop(name, None) for name in _ENVELOPE_OPTIONS}
+    envelope = {name: value for name, value in popped.items() if value is not None}
     if "node" in envelope:
         opts["node"] = envelope["node"]
     return envelope, opts

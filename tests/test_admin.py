@@ -1,70 +1,723 @@
 from __future__ import annotations
 
-import time
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from opsmessaging.catalogue import all_types
+from opsmessaging import admin as opsadmin
+from opsmessaging import pubsub
+from opsmessaging.admin import CappedCountPaginator, MessageAdmin
+from opsmessaging.catalogue import all_types, logs
 from opsmessaging.categories import Category
+from opsmessaging.exceptions import ImmutableMessage
+from opsmessaging.models import Message, Node
 
-ROWS = 300_000
-BULK = """
-INSERT INTO opsmessaging_message (message_id, category, topic, tag, payload_type, version,
-  node, source_node, originating_node, timestamp, severity, sequence, payload)
-SELECT 'bulk-' || g, (%(categories)s::text[])[g %% 9 + 1], 'topic_' || ((g / 9) %% 20), 'bulk',
-  (%(types)s::text[])[(g %% 9) * 4 + (g / 9) %% 4 + 1], 1,
-  'node' || (g %% 50) || '@host', 'node' || (g %% 50) || '@host', 'node' || (g %% 50) || '@host',
-  now() - (%(rows)s - g) * interval '1 second',
-  (ARRAY[NULL, 10, 20, 30, 40, 50]::smallint[])[(g / 7) %% 6 + 1],
-  g / 9 + 1, jsonb_build_object('n', g)
-FROM generate_series(1, %(rows)s) AS g
+MESSAGES = "/admin/opsmessaging/message/"
+NODES = "/admin/opsmessaging/node/"
+CAPPED_COUNT = re.compile(
+    r"^SELECT COUNT\(\*\) FROM \(SELECT .+ LIMIT (\d+)\) subquery$", re.DOTALL
+)
+
+
+class _ResultRows(HTMLParser):
+    """Collect the cells of the changelist table, one dict per row keyed by field name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[dict[str, str]] = []
+        self._in_table = False
+        self._in_body = False
+        self._field: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "table" and attributes.get("id") == "result_list":
+            self._in_table = True
+        elif self._in_table and tag == "tbody":
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append({})
+        elif self._in_body and tag in ("td", "th"):
+            classes = (attributes.get("class") or "").split()
+            fields = [
+                c.removeprefix("field-") for c in classes if c.startswith("field-")
+            ]
+            self._field = fields[0] if fields else None
+            if self._field is not None:
+                self.rows[-1][self._field] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self._field = None
+        elif tag == "tbody":
+            self._in_body = False
+        elif tag == "table":
+            self._in_table = False
+
+    def handle_data(self, data: str) -> None:
+        if self._field is not None:
+            self.rows[-1][self._field] += data
+
+
+def _rows(response: Any) -> list[dict[str, str]]:
+    parser = _ResultRows()
+    parser.feed(response.content.decode())
+    return parser.rows
+
+
+def _listed(client: Client, query: str = "") -> list[int]:
+    response = client.get(f"{MESSAGES}?{query}")
+    assert response.status_code == 200
+    return [message.pk for message in response.context["cl"].result_list]
+
+
+def _filter_spec(response: Any, filter_class: type) -> Any:
+    specs = [s for s in response.context["cl"].filter_specs if type(s) is filter_class]
+    return specs[0] if specs else None
+
+
+def _count_queries(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+@pytest.fixture
+def messages(db: None) -> dict[str, Message]:
+    """Six messages over three categories and three nodes, oldest first."""
+    results = {
+        "health_web1": pubsub.broadcast_health_update(
+            "store_worker", "healthy", {"store_id": "main_store"}, node="web1@a"
+        ),
+        "store_web2": pubsub.broadcast_store_health(
+            "main_store", "store_worker", "degraded", node="web2@b"
+        ),
+        "alert_web2": pubsub.broadcast_alert(
+            "node_failure",
+            "critical",
+            "Node down",
+            {"affected_node": "node1"},
+            node="web2@b",
+        ),
+        "warning_web1": pubsub.broadcast_log_entry(
+            "warning", "disk almost full", "app.disk", node="web1@a"
+        ),
+        "info_web3": pubsub.broadcast_log_entry(
+            "info", "started", "app", node="web3@c"
+        ),
+        "error_web3": pubsub.broadcast_log_entry(
+            "error", "disk full", "app.disk", node="web3@c"
+        ),
+    }
+    stored = {}
+    for name, result in results.items():
+        assert result.status == "ok", result.error
+        assert result.message is not None
+        stored[name] = result.message
+    return stored
+
+
+def _ids(messages: dict[str, Message], *names: str) -> list[int]:
+    return [messages[name].pk for name in names]
+
+
+# --- the changelist ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_changelist_lists_messages_newest_first(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client) == _ids(
+        messages,
+        "error_web3",
+        "info_web3",
+        "warning_web1",
+        "alert_web2",
+        "store_web2",
+        "health_web1",
+    )
+
+
+@pytest.mark.django_db
+def test_changelist_shows_category_topic_type_node_severity_and_millisecond_time(
+    admin_client: Client,
+) -> None:
+    pubsub.broadcast_health_update(
+        "store_worker",
+        "healthy",
+        {"store_id": "main_store"},
+        node="web1@a",
+        timestamp=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+    )
+    pubsub.broadcast_alert(
+        "node_failure",
+        "critical",
+        "Node down",
+        {"affected_node": "node1"},
+        node="web2@b",
+        timestamp=datetime(2026, 1, 2, 3, 4, 6, 7000, tzinfo=UTC),
+    )
+
+    response = admin_client.get(MESSAGES)
+
+    assert _rows(response) == [
+        {
+            "sequence": "1",
+            "time": "2026-01-02T03:04:06.007Z",
+            "category": "Critical alerts",
+            "topic": "node_failure",
+            "payload_type": "SystemAlert",
+            "node": "web2@b",
+            "severity_label": "critical",
+        },
+        {
+            "sequence": "1",
+            "time": "2026-01-02T03:04:05.678Z",
+            "category": "Health monitoring",
+            "topic": "component_health",
+            "payload_type": "ComponentHealth",
+            "node": "web1@a",
+            "severity_label": "-",
+        },
+    ]
+
+
+@pytest.mark.django_db
+def test_changelist_sorts_only_by_time(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    response = admin_client.get(MESSAGES)
+
+    sortable = re.findall(r'class="sortable column-(\w+)', response.content.decode())
+    assert sortable == ["time"]
+
+
+# --- filters and search ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_category_filter_lists_only_that_category(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "category=health") == _ids(
+        messages, "store_web2", "health_web1"
+    )
+
+
+@pytest.mark.django_db
+def test_topic_filter_narrows_a_category_to_one_topic(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "category=health&topic=main_store:health") == _ids(
+        messages, "store_web2"
+    )
+
+
+@pytest.mark.django_db
+def test_node_filter_lists_only_that_node(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "node=web2@b") == _ids(
+        messages, "alert_web2", "store_web2"
+    )
+
+
+@pytest.mark.django_db
+def test_severity_filter_lists_warning_and_above(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "severity=30") == _ids(
+        messages, "error_web3", "warning_web1", "alert_web2"
+    )
+
+
+@pytest.mark.django_db
+def test_payload_type_filter_lists_only_that_type(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "payload_type=LogEntry") == _ids(
+        messages, "error_web3", "info_web3", "warning_web1"
+    )
+
+
+@pytest.mark.django_db
+def test_time_filter_excludes_messages_older_than_the_window(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    old = pubsub.broadcast(
+        logs.log_entry(
+            "info", "old news", "app", node="web1@a", timestamp=two_hours_ago
+        )
+    ).message
+    assert old is not None
+
+    everything = _listed(admin_client)
+    last_hour = _listed(admin_client, "within=1h")
+
+    assert everything[0] == old.pk
+    assert last_hour == _ids(
+        messages,
+        "error_web3",
+        "info_web3",
+        "warning_web1",
+        "alert_web2",
+        "store_web2",
+        "health_web1",
+    )
+
+
+@pytest.mark.django_db
+def test_search_matches_message_id_exactly(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    message_id = messages["alert_web2"].message_id
+
+    assert _listed(admin_client, f"q={message_id}") == _ids(messages, "alert_web2")
+
+
+@pytest.mark.django_db
+def test_search_matches_topic_exactly(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "q=main_store:health") == _ids(messages, "store_web2")
+
+
+@pytest.mark.django_db
+def test_search_matches_node_exactly(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "q=web3@c") == _ids(
+        messages, "error_web3", "info_web3"
+    )
+
+
+@pytest.mark.django_db
+def test_search_does_not_match_part_of_a_value(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    assert _listed(admin_client, "q=web3") == []
+
+
+@pytest.mark.django_db
+def test_topic_filter_offers_no_topics_until_a_category_is_chosen(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    response = admin_client.get(MESSAGES)
+
+    assert _filter_spec(response, opsadmin.TopicFilter) is None
+
+
+@pytest.mark.django_db
+def test_topic_filter_offers_the_topics_of_the_chosen_category(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    response = admin_client.get(f"{MESSAGES}?category=health")
+
+    spec = _filter_spec(response, opsadmin.TopicFilter)
+    assert spec.lookup_choices == [
+        ("component_health", "component_health"),
+        ("main_store:health", "main_store:health"),
+    ]
+
+
+@pytest.mark.django_db
+def test_node_filter_offers_the_distinct_nodes(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    response = admin_client.get(MESSAGES)
+
+    spec = _filter_spec(response, opsadmin.NodeFilter)
+    assert Message.objects.distinct_values("node") == ["web1@a", "web2@b", "web3@c"]
+    assert spec.lookup_choices == [
+        ("web1@a", "web1@a"),
+        ("web2@b", "web2@b"),
+        ("web3@c", "web3@c"),
+    ]
+
+
+@pytest.mark.django_db
+def test_payload_type_filter_offers_every_catalogue_type(admin_client: Client) -> None:
+    response = admin_client.get(MESSAGES)
+
+    spec = _filter_spec(response, opsadmin.PayloadTypeFilter)
+    assert len(spec.lookup_choices) == 36
+    assert spec.lookup_choices[0] == ("SystemConfig", "SystemConfig (system)")
+    assert [name for name, _ in spec.lookup_choices] == [t.name for t in all_types()]
+
+
+# --- the detail page and read-only ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_change_page_shows_the_payload_pretty_printed(admin_client: Client) -> None:
+    result = pubsub.broadcast_health_update(
+        "store_worker",
+        "healthy",
+        {"store_id": "main_store"},
+        node="web1@a",
+        timestamp=datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+    )
+    assert result.message is not None
+
+    response = admin_client.get(f"{MESSAGES}{result.message.pk}/change/")
+
+    assert response.status_code == 200
+    assert (
+        '<pre style="white-space: pre-wrap">{\n'
+        "  &quot;component&quot;: &quot;store_worker&quot;,\n"
+        "  &quot;details&quot;: {\n"
+        "    &quot;store_id&quot;: &quot;main_store&quot;\n"
+        "  },\n"
+        "  &quot;last_check&quot;: null,\n"
+        "  &quot;node&quot;: &quot;web1@a&quot;,\n"
+        "  &quot;status&quot;: &quot;healthy&quot;,\n"
+        "  &quot;store_id&quot;: &quot;main_store&quot;,\n"
+        "  &quot;timestamp&quot;: &quot;2026-01-02T03:04:05.678Z&quot;\n"
+        "}</pre>"
+    ) in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_message_add_page_is_forbidden(admin_client: Client) -> None:
+    assert admin_client.get(f"{MESSAGES}add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_message_change_page_has_no_save_or_delete_buttons(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    message = messages["alert_web2"]
+
+    response = admin_client.get(f"{MESSAGES}{message.pk}/change/")
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="_save"' not in content
+    assert 'name="_continue"' not in content
+    assert f"{MESSAGES}{message.pk}/delete/" not in content
+
+
+@pytest.mark.django_db
+def test_message_change_post_is_forbidden_and_changes_nothing(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    message = messages["alert_web2"]
+
+    response = admin_client.post(
+        f"{MESSAGES}{message.pk}/change/", {"topic": "changed", "node": "evil@x"}
+    )
+
+    assert response.status_code == 403
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.topic, stored.node, stored.payload) == (
+        "node_failure",
+        "web2@b",
+        message.payload,
+    )
+
+
+@pytest.mark.django_db
+def test_message_delete_is_forbidden(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    message = messages["alert_web2"]
+
+    get = admin_client.get(f"{MESSAGES}{message.pk}/delete/")
+    post = admin_client.post(f"{MESSAGES}{message.pk}/delete/", {"post": "yes"})
+
+    assert (get.status_code, post.status_code) == (403, 403)
+    assert Message.objects.filter(pk=message.pk).exists()
+
+
+@pytest.mark.django_db
+def test_message_changelist_offers_no_actions(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    response = admin_client.get(MESSAGES)
+
+    assert response.context["action_form"] is None
+    assert 'name="_selected_action"' not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_saving_a_stored_message_raises_immutable_message(
+    messages: dict[str, Message],
+) -> None:
+    message = Message.objects.get(pk=messages["alert_web2"].pk)
+    message.topic = "changed"
+
+    with pytest.raises(ImmutableMessage):
+        message.save()
+
+    assert Message.objects.get(pk=message.pk).topic == "node_failure"
+
+
+@pytest.mark.django_db
+def test_queryset_update_raises_immutable_message(messages: dict[str, Message]) -> None:
+    with pytest.raises(ImmutableMessage):
+        Message.objects.filter(pk=messages["alert_web2"].pk).update(topic="changed")
+
+    assert Message.objects.get(pk=messages["alert_web2"].pk).topic == "node_failure"
+
+
+# --- no full count ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "category=health",
+        "category=health&topic=component_health",
+        "node=web1@a",
+        "severity=30",
+        "payload_type=LogEntry",
+        "within=1h",
+        "q=web1@a",
+        "o=-1",
+    ],
+)
+def test_changelist_counts_only_over_a_limited_subquery(
+    admin_client: Client, messages: dict[str, Message], query: str
+) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(f"{MESSAGES}?{query}")
+
+    assert response.status_code == 200
+    counts = _count_queries(captured)
+    assert len(counts) == 1
+    match = CAPPED_COUNT.match(counts[0])
+    assert match is not None, counts[0]
+    assert int(match.group(1)) == opsadmin.COUNT_CAP + 1
+
+
+@pytest.mark.django_db
+def test_changelist_ignores_the_facet_counts_switch(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(f"{MESSAGES}?severity=30&_facets=1")
+
+    counts = _count_queries(captured)
+    assert response.status_code == 200
+    assert len(counts) == 1
+    assert CAPPED_COUNT.match(counts[0]) is not None, counts[0]
+    content = response.content.decode()
+    assert "Show counts" not in content
+    assert "Hide counts" not in content
+
+
+@pytest.mark.django_db
+def test_changelist_count_is_capped_above_count_cap(
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(opsadmin, "COUNT_CAP", 5)
+    monkeypatch.setattr(MessageAdmin, "list_per_page", 2)
+    for n in range(7):
+        pubsub.broadcast_log_entry("info", f"line {n}", "app", node="web1@a")
+    newest = list(Message.objects.order_by("-id").values_list("pk", flat=True)[:2])
+
+    with CaptureQueriesContext(connection) as captured:
+        response = admin_client.get(MESSAGES)
+
+    cl = response.context["cl"]
+    counts = _count_queries(captured)
+    assert (cl.result_count, cl.paginator.count, cl.paginator.num_pages) == (6, 6, 3)
+    assert [m.pk for m in cl.result_list] == newest
+    assert len(counts) == 1
+    assert "LIMIT 6) subquery" in counts[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("rows", "counted"), [(0, 0), (4, 4), (5, 5), (6, 6), (9, 6)])
+def test_capped_count_paginator_counts_at_most_count_cap_plus_one(
+    monkeypatch: pytest.MonkeyPatch, rows: int, counted: int
+) -> None:
+    monkeypatch.setattr(opsadmin, "COUNT_CAP", 5)
+    for n in range(rows):
+        pubsub.broadcast_log_entry("info", f"line {n}", "app", node="web1@a")
+
+    assert CappedCountPaginator(Message.objects.all(), 2).count == counted
+
+
+# --- indexes at scale (PostgreSQL) --------------------------------------------------------
+
+SCALE_ROWS = 300_000
+# Skewed like a real store: logging, metrics and health dominate, security is 0.1 %, and
+# critical messages are 1 %; so rare values need their index and common ones may not.
+BULK_INSERT = """
+INSERT INTO opsmessaging_message (
+    message_id, category, topic, tag, payload_type, version,
+    node, source_node, originating_node, timestamp, severity, sequence, payload
+)
+SELECT
+    'bulk-' || g,
+    (%(categories)s::text[])[c + 1],
+    'topic_' || ((g / 1000) %% 20),
+    'bulk',
+    (%(types)s::text[])[c * 4 + (g / 1000) %% 4 + 1],
+    1,
+    'node' || (g %% 50) || '@host',
+    'node' || (g %% 50) || '@host',
+    'node' || (g %% 50) || '@host',
+    now() - (%(rows)s - g) * interval '1 second',
+    CASE WHEN s < 30 THEN NULL WHEN s < 50 THEN 10 WHEN s < 85 THEN 20
+         WHEN s < 95 THEN 30 WHEN s < 99 THEN 40 ELSE 50 END,
+    g,
+    jsonb_build_object('n', g)
+FROM (
+    SELECT
+        g,
+        (g / 7) %% 100 AS s,
+        CASE WHEN g %% 1000 < 400 THEN 8 WHEN g %% 1000 < 650 THEN 2
+             WHEN g %% 1000 < 850 THEN 1 WHEN g %% 1000 < 930 THEN 0
+             WHEN g %% 1000 < 970 THEN 7 WHEN g %% 1000 < 990 THEN 6
+             WHEN g %% 1000 < 996 THEN 5 WHEN g %% 1000 < 999 THEN 4 ELSE 3 END AS c
+    FROM generate_series(1, %(rows)s) AS g
+) AS bulk
 """
+SCALE_QUERIES = [
+    "",
+    "category=logging",
+    "category=security",
+    "node=node7@host",
+    "severity=30",
+    "severity=50",
+    "payload_type=LogEntry",
+    "payload_type=AuthEvent",
+    "category=logging&topic=topic_3",
+    "category=security&topic=topic_3",
+    "within=1h",
+    "q=bulk-77",
+    "q=topic_3",
+    "q=node7@host",
+    "o=1",
+    "o=-1",
+    "p=200",
+]
+
+
+def _scans(plan: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """Return (node type, index name) of every scan of the message table in a plan."""
+    found = []
+    if plan.get("Relation Name") == "opsmessaging_message" or (
+        plan["Node Type"] == "Bitmap Index Scan"
+    ):
+        found.append((plan["Node Type"], plan.get("Index Name")))
+    for child in plan.get("Plans", []):
+        found.extend(_scans(child))
+    return found
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_explore(admin_client):
-    cats = list(Category.values)
-    types = [t.name for c in Category for t in all_types() if t.category == c]
-    t0 = time.monotonic()
+def test_changelist_queries_use_indexes_at_scale(admin_client: Client) -> None:
+    types = [t.name for t in all_types()]  # four per category, in category order
+    assert len(types) == 4 * len(Category.values)
     with connection.cursor() as cursor:
-        cursor.execute(BULK, {"categories": cats, "types": types, "rows": ROWS})
+        cursor.execute(
+            BULK_INSERT,
+            {"categories": Category.values, "types": types, "rows": SCALE_ROWS},
+        )
+        assert cursor.rowcount == SCALE_ROWS
         cursor.execute("ANALYZE opsmessaging_message")
-    print("insert", time.monotonic() - t0)
-    for qs in [
-        "",
-        "category=health",
-        "node=node7@host",
-        "severity=30",
-        "payload_type=ComponentHealth",
-        "category=health&topic=topic_3",
-        "topic=topic_3",
-        "within=1h",
-        "q=topic_3",
-        "q=node7@host",
-        "q=bulk-77",
-        "o=0",
-        "o=1",
-        "o=2",
-        "o=3",
-        "o=-1",
-        "o=5",
-        "o=6",
-        "category=health&severity=40",
-        "node=node7@host&severity=50",
-    ]:
-        t0 = time.monotonic()
-        with CaptureQueriesContext(connection) as ctx:
-            r = admin_client.get("/admin/opsmessaging/message/?" + qs)
-        el = time.monotonic() - t0
-        print("=====", qs, r.status_code, f"{el * 1000:.0f}ms")
-        for q in ctx.captured_queries:
-            if "opsmessaging_message" not in q["sql"]:
+
+    unindexed = {}
+    explained = 0
+    for query in SCALE_QUERIES:
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(f"{MESSAGES}?{query}")
+        assert response.status_code == 200, query
+        assert response.context["cl"].result_list, query
+        for sql in (q["sql"] for q in captured.captured_queries):
+            if "opsmessaging_message" not in sql:
                 continue
             with connection.cursor() as cursor:
-                cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + q["sql"])
-                print("  ", q["sql"][:60], "...", q["sql"][-150:])
-                for (line,) in cursor.fetchall():
-                    print("      ", line)
+                cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+                (document,) = cursor.fetchone()
+            plan = json.loads(document) if isinstance(document, str) else document
+            scans = _scans(plan[0]["Plan"])
+            explained += 1
+            if not any(index for _, index in scans) or any(
+                kind == "Seq Scan" for kind, _ in scans
+            ):
+                unindexed[f"{query or '(default)'}: {sql}"] = scans
+
+    assert explained >= 3 * len(SCALE_QUERIES)
+    assert unindexed == {}
+
+
+# --- nodes -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nodes(db: None) -> list[Node]:
+    return [
+        Node.heartbeat("worker1@b", role="worker"),
+        Node.heartbeat("web1@a", role="web"),
+    ]
+
+
+@pytest.mark.django_db
+def test_node_changelist_lists_nodes_by_name(
+    admin_client: Client, nodes: list[Node]
+) -> None:
+    response = admin_client.get(NODES)
+
+    rows = [{k: row[k] for k in ("name", "role", "status")} for row in _rows(response)]
+    assert response.status_code == 200
+    assert rows == [
+        {"name": "web1@a", "role": "web", "status": "Healthy"},
+        {"name": "worker1@b", "role": "worker", "status": "Healthy"},
+    ]
+
+
+@pytest.mark.django_db
+def test_node_add_page_is_forbidden(admin_client: Client) -> None:
+    assert admin_client.get(f"{NODES}add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_node_change_page_has_no_save_button(
+    admin_client: Client, nodes: list[Node]
+) -> None:
+    response = admin_client.get(f"{NODES}{nodes[1].pk}/change/")
+
+    assert response.status_code == 200
+    assert 'name="_save"' not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_node_change_post_is_forbidden_and_changes_nothing(
+    admin_client: Client, nodes: list[Node]
+) -> None:
+    node = nodes[1]
+
+    response = admin_client.post(
+        f"{NODES}{node.pk}/change/",
+        {"name": "evil@x", "role": "beat", "status": "failed", "metadata": "{}"},
+    )
+
+    assert response.status_code == 403
+    stored = Node.objects.get(pk=node.pk)
+    assert (stored.name, stored.role, stored.status) == ("web1@a", "web", "healthy")
+
+
+@pytest.mark.django_db
+def test_node_delete_is_forbidden(admin_client: Client, nodes: list[Node]) -> None:
+    node = nodes[1]
+
+    get = admin_client.get(f"{NODES}{node.pk}/delete/")
+    post = admin_client.post(f"{NODES}{node.pk}/delete/", {"post": "yes"})
+
+    assert (get.status_code, post.status_code) == (403, 403)
+    assert Node.objects.filter(pk=node.pk).exists()

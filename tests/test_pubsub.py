@@ -904,3 +904,14 @@ def test_broadcast_from_inside_a_failed_transaction_keeps_the_callers_work_consi
         pubsub.broadcast_health_update("rolled_back", "healthy")
         raise RuntimeError("caller fails")
     assert pubsub.broadcast_health_update("c", "healthy").message.sequence == 3
+
+
+def test_node_option_none_means_this_node():
+    data = wire(
+        pubsub.broadcast_system_lifecycle("started", "s", "1", node=None, topic=None)
+    )
+    assert (data["node"], data["payload"]["node"], data["topic"]) == (
+        NODE,
+        NODE,
+        "lifecycle",
+    )

@@ -132,6 +132,18 @@ class Field:
                 _clean_kind(self.items, item, f"{path}[{i}]", True)
                 for i, item in enumerate(value)
             ]
+        # The bounds of a list or mapping field with ``items`` apply to each item.
+        if self.items is None:
+            self._check_bounds(value, path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self._check_bounds(item, f"{path}.{key}")
+        else:
+            for index, item in enumerate(value):
+                self._check_bounds(item, f"{path}[{index}]")
+        return value
+
+    def _check_bounds(self, value: Any, path: str) -> None:
         if self.minimum is not None and value < self.minimum:
             raise InvalidMessage(
                 f"must be at least {self.minimum:g}, got {value!r}", path
@@ -144,7 +156,6 @@ class Field:
             raise InvalidMessage(
                 f"must be at most {self.maximum:g}, got {value!r}", path
             )
-        return value
 
 
 def _clean_kind(kind: Kind, value: Any, path: str, required: bool) -> Any:
@@ -169,6 +180,11 @@ def _clean_kind(kind: Kind, value: Any, path: str, required: bool) -> Any:
             )
         return value
     if kind is Kind.IP_ADDRESS:
+        if not isinstance(value, str | ipaddress.IPv4Address | ipaddress.IPv6Address):
+            # ip_address() would also turn an int or 4 raw bytes into an address
+            raise InvalidMessage(
+                f"must be an IP address string, got {type(value).__name__}", path
+            )
         try:
             return str(ipaddress.ip_address(value))
         except ValueError:
@@ -283,9 +299,11 @@ class PayloadType:
         """Build a validated payload: defaults for absent fields, ``InvalidMessage`` if bad."""
         unknown = [name for name in values if name not in self.field_map]
         now = current_timestamp()  # every defaulted time field of one payload shares it
+        # An absent or None field takes its default, except that an explicit None for a
+        # required field stays None and is reported missing (nil counts as missing).
         data = {
             f.name: values[f.name]
-            if values.get(f.name) is not None
+            if values.get(f.name) is not None or (f.required and f.name in values)
             else (now if f.factory is current_timestamp else f.initial())
             for f in self.fields
         }

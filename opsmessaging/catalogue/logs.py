@@ -70,7 +70,9 @@ LogSummary = register(
                 factory=partial(generate_hex_id, "summary"),
             ),
             Field("time_period", Kind.STRING, required=True),
-            Field("log_counts", Kind.OBJECT, required=True, items=Kind.INTEGER),
+            Field(
+                "log_counts", Kind.OBJECT, required=True, items=Kind.INTEGER, minimum=0
+            ),
             Field("top_errors", Kind.ARRAY, default=[]),
             Field("error_rate", Kind.NUMBER, default=0.0, minimum=0),
             Field(

@@ -28,8 +28,8 @@ def _metric_topic(data: Mapping[str, Any]) -> str:
 
 
 def _rate(data: dict[str, Any]) -> None:
-    if data.get("rate_per_sec") is None:
-        data["rate_per_sec"] = data["count"] / (data["duration_ms"] / 1000.0)
+    # Always computed, as in the original: a given rate_per_sec cannot contradict it.
+    data["rate_per_sec"] = data["count"] / (data["duration_ms"] / 1000.0)
 
 
 PerformanceMetric = register(

@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# The PostgreSQL pass of `make test`; CI sets OPSMESSAGING_REQUIRE_SERVICES=1 so that an
-# unreachable server fails the run instead of skipping it.
+# The services pass of `make test` (PostgreSQL and Redis); CI sets
+# OPSMESSAGING_REQUIRE_SERVICES=1 so that an unreachable server fails the run instead of
+# skipping it.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install lint test-sqlite test-postgres clean
+.PHONY: run test install lint test-sqlite test-services clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +23,7 @@ run: install
 	$(PY) manage.py demo_setup
 	$(PY) manage.py runserver 127.0.0.1:8000 --noreload
 
-test: lint test-sqlite test-postgres
+test: lint test-sqlite test-services
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -30,16 +32,18 @@ lint: install
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 
+# The embedded default: SQLite, in-process channel layer, no external service.
 test-sqlite: install
-	$(PY) -m pytest -m "not postgres" -q
+	$(PY) -m pytest -m "not postgres and not redis" -q
 
-test-postgres: install
-	@if $(PY) tests/services.py postgres "$(PG_URL)"; then \
-		DATABASE_URL="$(PG_URL)" $(PY) -m pytest -q; \
+# Everything again on the real PostgreSQL and Redis.
+test-services: install
+	@if $(PY) tests/services.py postgres "$(PG_URL)" && $(PY) tests/services.py redis "$(TEST_REDIS_URL)"; then \
+		DATABASE_URL="$(PG_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(PY) -m pytest -q; \
 	elif [ "$$OPSMESSAGING_REQUIRE_SERVICES" = 1 ]; then \
-		echo "PostgreSQL is required (OPSMESSAGING_REQUIRE_SERVICES=1) but unreachable at $(PG_URL)" >&2; exit 1; \
+		echo "PostgreSQL ($(PG_URL)) and Redis ($(TEST_REDIS_URL)) are required but unreachable" >&2; exit 1; \
 	else \
-		echo "PostgreSQL unreachable at $(PG_URL): skipped the PostgreSQL pass (CI runs it)."; \
+		echo "PostgreSQL or Redis unreachable: skipped the services pass (CI runs it)."; \
 	fi
 
 clean:

@@ -18,6 +18,7 @@ from opsmessaging.catalogue import all_types
 from opsmessaging.categories import Category
 from opsmessaging.helpers import format_timestamp
 from opsmessaging.models import Message, Node
+from opsmessaging.permissions import filter_viewable
 from opsmessaging.severity import Severity
 
 #: The changelist counts at most this many rows (then shows that many pages).
@@ -161,6 +162,9 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "payload_pretty",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return filter_viewable(super().get_queryset(request), request.user)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str

@@ -204,6 +204,12 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [
+            ("view_security_messages", "Can view security messages"),
+            ("view_audit_messages", "Can view audit messages"),
+            ("add_security_messages", "Can broadcast security messages"),
+            ("add_audit_messages", "Can broadcast audit messages"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["category", "sequence"], name="opsmsg_category_sequence"

@@ -24,8 +24,25 @@ def postgres_reachable(url: str) -> bool:
         return False
 
 
+def redis_reachable(url: str) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=3
+        ) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+CHECKS = {"postgres": postgres_reachable, "redis": redis_reachable}
+
 if __name__ == "__main__":
     service, url = sys.argv[1], sys.argv[2]
-    if service != "postgres":
+    if service not in CHECKS:
         sys.exit(f"unknown service {service!r}")
-    sys.exit(0 if postgres_reachable(url) else 1)
+    sys.exit(0 if CHECKS[service](url) else 1)

@@ -86,6 +86,20 @@ def check_settings(
                 id="opsmessaging.E005",
             )
         )
+    for name in (
+        "FANOUT_TIMEOUT",
+        "WS_MAX_FRAME_BYTES",
+        "WS_BUFFER_SIZE",
+        "WS_REPLAY_BATCH",
+    ):
+        if name in user and not _positive_int(user[name]):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E007",
+                )
+            )
     node_type = user.get("NODE_TYPE", DEFAULTS["NODE_TYPE"])
     if not isinstance(node_type, str) or not node_type:
         errors.append(

@@ -22,6 +22,13 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TYPE": "combined_node",
     # Largest accepted payload, in bytes of its JSON encoding.
     "MAX_PAYLOAD_BYTES": 64 * 1024,
+    # Milliseconds a broadcast may wait for the channel layer before reporting failure.
+    "FANOUT_TIMEOUT": 500,
+    # WebSocket: largest accepted client frame (bytes), messages queued per connection
+    # before a slow client is told it fell behind, and rows per replay query.
+    "WS_MAX_FRAME_BYTES": 16 * 1024,
+    "WS_BUFFER_SIZE": 1000,
+    "WS_REPLAY_BATCH": 500,
 }
 
 
@@ -59,6 +66,22 @@ class Settings:
     @property
     def MAX_PAYLOAD_BYTES(self) -> int:
         return int(self.get("MAX_PAYLOAD_BYTES"))
+
+    @property
+    def FANOUT_TIMEOUT(self) -> int:
+        return int(self.get("FANOUT_TIMEOUT"))
+
+    @property
+    def WS_MAX_FRAME_BYTES(self) -> int:
+        return int(self.get("WS_MAX_FRAME_BYTES"))
+
+    @property
+    def WS_BUFFER_SIZE(self) -> int:
+        return int(self.get("WS_BUFFER_SIZE"))
+
+    @property
+    def WS_REPLAY_BATCH(self) -> int:
+        return int(self.get("WS_REPLAY_BATCH"))
 
 
 conf = Settings()

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "channels",
     "opsmessaging",
     "project",
 ]
@@ -58,6 +59,22 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+# The channel layer: Redis (pub/sub layer, see README "Channel layer") when REDIS_URL is
+# set, else the in-process layer of the embedded default.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "opsmessaging"},
+    }
+    if REDIS_URL
+    else {
+        "BACKEND": "channels.layers.InMemoryChannelLayer",
+        "CONFIG": {"capacity": 10_000},
+    }
+}
 
 _SQLITE = {
     "ENGINE": "django.db.backends.sqlite3",

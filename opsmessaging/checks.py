@@ -100,6 +100,16 @@ def check_settings(
                     id="opsmessaging.E007",
                 )
             )
+    poll = user.get("WS_POLL_INTERVAL", DEFAULTS["WS_POLL_INTERVAL"])
+    if not (_positive_int(poll) or poll == 0) or isinstance(poll, bool):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['WS_POLL_INTERVAL'] must be 0 (off) or a positive integer of "
+                f"milliseconds, not {poll!r}.",
+                hint=f"The default is {DEFAULTS['WS_POLL_INTERVAL']}.",
+                id="opsmessaging.E008",
+            )
+        )
     node_type = user.get("NODE_TYPE", DEFAULTS["NODE_TYPE"])
     if not isinstance(node_type, str) or not node_type:
         errors.append(

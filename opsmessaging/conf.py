@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "WS_MAX_FRAME_BYTES": 16 * 1024,
     "WS_BUFFER_SIZE": 1000,
     "WS_REPLAY_BATCH": 500,
+    # Milliseconds between a connection's checks of the store for messages it missed
+    # (lost or cross-process deliveries); 0 turns the check off.
+    "WS_POLL_INTERVAL": 1000,
 }
 
 
@@ -82,6 +85,10 @@ class Settings:
     @property
     def WS_REPLAY_BATCH(self) -> int:
         return int(self.get("WS_REPLAY_BATCH"))
+
+    @property
+    def WS_POLL_INTERVAL(self) -> int:
+        return int(self.get("WS_POLL_INTERVAL"))
 
 
 conf = Settings()

@@ -1,4 +1,4 @@
-"""ASGI entry point of the demo project."""
+"""ASGI entry point of the demo project: HTTP (Django) and WebSocket (opsmessaging)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,22 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()  # sets Django up before the imports below
 
-from project.lifecycle import announce_started  # noqa: E402  (needs the apps loaded)
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+from opsmessaging.routing import websocket_application  # noqa: E402
+from project.lifecycle import announce_started  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": ASGIStaticFilesHandler(django_application)
+        if settings.DEBUG
+        else django_application,
+        "websocket": websocket_application(),
+    }
+)
 
 announce_started("web")

@@ -61,3 +61,17 @@ def test_manage_py_check_fails_on_a_bad_value():
     ):
         call_command("check")
     assert "opsmessaging.E004" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"FANOUT_TIMEOUT": 0}, ["opsmessaging.E007"]),
+        ({"WS_BUFFER_SIZE": "10"}, ["opsmessaging.E007"]),
+        ({"WS_POLL_INTERVAL": -1}, ["opsmessaging.E008"]),
+        ({"WS_POLL_INTERVAL": 0}, []),
+        ({"WS_POLL_INTERVAL": True}, ["opsmessaging.E008"]),
+    ],
+)
+def test_delivery_settings_are_checked(value, expected):
+    assert ids(value) == expected

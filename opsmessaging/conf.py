@@ -32,6 +32,15 @@ DEFAULTS: dict[str, Any] = {
     # Milliseconds between a connection's checks of the store for messages it missed
     # (lost or cross-process deliveries); 0 turns the check off.
     "WS_POLL_INTERVAL": 1000,
+    # Signing keys, current first: [{"id": "k2", "secret": "..."}, ...]; empty means one
+    # derived from SECRET_KEY (and SECRET_KEY_FALLBACKS) with its own salt.
+    "SIGNING_KEYS": [],
+    # Fernet keys, current first; empty means derived from SECRET_KEY with its own salt.
+    "ENCRYPTION_KEYS": [],
+    # Categories whose payloads are encrypted at rest.
+    "ENCRYPTED_CATEGORIES": ["security", "audit"],
+    # Payloads of at least this many bytes of JSON are stored compressed; 0 never.
+    "COMPRESS_MIN_BYTES": 4096,
 }
 
 
@@ -89,6 +98,22 @@ class Settings:
     @property
     def WS_POLL_INTERVAL(self) -> int:
         return int(self.get("WS_POLL_INTERVAL"))
+
+    @property
+    def SIGNING_KEYS(self) -> list[dict[str, str]]:
+        return list(self.get("SIGNING_KEYS"))
+
+    @property
+    def ENCRYPTION_KEYS(self) -> list[str]:
+        return list(self.get("ENCRYPTION_KEYS"))
+
+    @property
+    def ENCRYPTED_CATEGORIES(self) -> frozenset[str]:
+        return frozenset(self.get("ENCRYPTED_CATEGORIES"))
+
+    @property
+    def COMPRESS_MIN_BYTES(self) -> int:
+        return int(self.get("COMPRESS_MIN_BYTES"))
 
 
 conf = Settings()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from django.db import DatabaseError, connections, router, transaction
 
-from opsmessaging import categories, fanout
+from opsmessaging import categories, codec, fanout, integrity
 from opsmessaging.catalogue import (
     Payload,
     alerts,
@@ -770,6 +770,10 @@ def _timestamp_precision() -> dict[str, Any]:
     }
 
 
+def _signing() -> dict[str, Any]:
+    return {**integrity.check_roundtrip(), "stored": Message.objects.verify_latest()}
+
+
 def _delivery() -> dict[str, Any]:
     return {**fanout.check_round_trip(), **fanout.delivery_stats()}
 
@@ -778,8 +782,10 @@ def validate_messaging_compatibility() -> dict[str, dict[str, Any]]:
     """Check, for real, that helpers, catalogue, node fields, timestamps and delivery work.
 
     Returns the seed's four sections plus ``delivery`` (a round trip through the channel
-    layer and this process's delivery counters); a section that fails holds
-    ``{"error": reason}``. Nothing is stored or broadcast.
+    layer and this process's delivery counters), ``signing`` (sign, verify, catch a
+    change, and check the newest stored messages) and ``encryption`` (a round trip with
+    the configured keys); a section that fails holds ``{"error": reason}``. Nothing is
+    stored or broadcast.
     """
     return {
         "operational_helpers": _section(
@@ -791,6 +797,8 @@ def validate_messaging_compatibility() -> dict[str, dict[str, Any]]:
             "timestamp_precision_failure", _timestamp_precision
         ),
         "delivery": _section("delivery_failure", _delivery),
+        "signing": _section("signing_failure", _signing),
+        "encryption": _section("encryption_failure", codec.check_roundtrip),
     }
 
 
@@ -815,9 +823,26 @@ def is_compatible(report: Mapping[str, Mapping[str, Any]]) -> bool:
         )
         delivery = report["delivery"]
         delivery_ok = not delivery["configured"] or delivery["round_trip"] == "ok"
+        signing = report["signing"]
+        signing_ok = (
+            signing["sign_and_verify"] == "secured"
+            and signing["tampering_detected"] is True
+            and signing["stored"]["invalid"] == 0
+        )
+        encryption_ok = report["encryption"]["roundtrip"] == "ok"
     except (KeyError, TypeError):
         return False
-    return helpers_ok and gater_ok and nodes_ok and time_ok and delivery_ok
+    return all(
+        (
+            helpers_ok,
+            gater_ok,
+            nodes_ok,
+            time_ok,
+            delivery_ok,
+            signing_ok,
+            encryption_ok,
+        )
+    )
 
 
 __all__ = [

@@ -169,6 +169,7 @@ def test_changelist_shows_category_topic_type_node_severity_and_millisecond_time
 
     assert _rows(response) == [
         {
+            "integrity_flag": "✓",
             "sequence": "1",
             "time": "2026-01-02T03:04:06.007Z",
             "category": "Critical alerts",
@@ -178,6 +179,7 @@ def test_changelist_shows_category_topic_type_node_severity_and_millisecond_time
             "severity_label": "critical",
         },
         {
+            "integrity_flag": "✓",
             "sequence": "1",
             "time": "2026-01-02T03:04:05.678Z",
             "category": "Health monitoring",

@@ -59,7 +59,9 @@ def test_wire_form_of_a_stored_message_is_exact():
         "severity",
         "sequence",
         "payload",
+        "signature_valid",
     ]
+    assert data["signature_valid"] is True
     assert data["id"] == stored.pk
     assert data["severity"] == "error"
     assert stored.severity == 40
@@ -215,3 +217,37 @@ def test_distinct_values_lists_nodes_and_topics_of_a_category():
     ]
     with pytest.raises(ValueError):
         Message.objects.distinct_values("topic")
+
+
+@pytest.mark.django_db
+def test_a_stored_v1_component_health_is_read_in_the_v2_shape():
+    from dataclasses import replace
+
+    from opsmessaging.catalogue import health
+    from opsmessaging.envelope import Envelope
+
+    current = Envelope.from_payload(
+        health.component_health(
+            "store_worker", "n1", "healthy", details={"store_id": "main_store"}
+        )
+    )
+    v1_payload = {
+        k: v for k, v in current.payload.items() if k != "store_id"
+    }  # ExESDBGater's struct
+    stored = Message.objects.append(replace(current, version=1, payload=v1_payload))
+    message = Message.objects.get(pk=stored.pk)
+    assert (message.version, message.stored_envelope.payload) == (1, v1_payload)
+    wire = message.to_wire()
+    assert wire["version"] == 2
+    assert wire["payload"] == {**v1_payload, "store_id": "main_store"}
+    assert wire["signature_valid"] is True  # signed as stored, in its own version
+
+
+def test_upcast_refuses_unknown_versions():
+    from opsmessaging.catalogue import health
+    from opsmessaging.exceptions import InvalidMessage
+
+    assert health.ComponentHealth.version == 2
+    assert health.ComponentHealth.upcast(1, {"details": {}})["store_id"] is None
+    with pytest.raises(InvalidMessage):
+        health.ComponentHealth.upcast(3, {})

@@ -810,7 +810,7 @@ def test_broadcast_batch_applies_shared_options():
 # --- compatibility report ----------------------------------------------------------------
 
 
-def test_compatibility_report_has_the_seed_sections_plus_delivery_and_passes():
+def test_compatibility_report_has_the_seed_sections_plus_ours_and_passes():
     report = pubsub.validate_messaging_compatibility()
     assert list(report) == [
         "operational_helpers",
@@ -818,6 +818,8 @@ def test_compatibility_report_has_the_seed_sections_plus_delivery_and_passes():
         "node_consistency",
         "timestamp_precision",
         "delivery",
+        "signing",
+        "encryption",
     ]
     delivery = report["delivery"]
     assert delivery["configured"] is True

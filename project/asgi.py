@@ -1,4 +1,8 @@
-"""ASGI entry point of the demo project."""
+"""ASGI entry point of the demo project.
+
+``LifespanMiddleware`` announces the server's start and stop as ``system`` lifecycle
+messages (and registers the node) through the ASGI lifespan protocol.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 application = get_asgi_application()
 
-from project.lifecycle import announce_started  # noqa: E402  (needs the apps loaded)
+from opsmessaging.capture.lifecycle import LifespanMiddleware  # noqa: E402  (needs the apps loaded)
 
-announce_started("web")
+application = LifespanMiddleware(application, role="web")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -9,6 +10,7 @@ import pytest
 from django.db import connection
 
 from opsmessaging import pubsub
+from opsmessaging.capture.logging import OpsMessagingHandler
 
 REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
 
@@ -33,3 +35,19 @@ def _broadcasting_follows_settings() -> Iterator[None]:
     pubsub.reset()
     yield
     pubsub.reset()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_background_log_capture() -> Iterator[None]:
+    """Detach the demo settings' root OpsMessagingHandler for the test session.
+
+    Its background thread would store the warnings that tests provoke (403s, 404s) while
+    other tests count messages; tests/test_capture_logging.py uses its own handlers.
+    """
+    root = logging.getLogger()
+    detached = [h for h in root.handlers if isinstance(h, OpsMessagingHandler)]
+    for handler in detached:
+        root.removeHandler(handler)
+    yield
+    for handler in detached:
+        root.addHandler(handler)

@@ -103,6 +103,7 @@ def on_log_entry_saved(
     object_type = (
         f"{content_type.app_label}.{content_type.model}" if content_type else "unknown"
     )
+    object_id = str(instance.object_id)  # an int until the row is read back
     changed = changed_field_names(model, instance.change_message)
     with translation.override(None):
         summary = str(instance.get_change_message())
@@ -110,11 +111,11 @@ def on_log_entry_saved(
         audit.admin_action(
             str(instance.user_id),
             admin_action_type(model, action, changed),
-            f"{object_type}:{instance.object_id}",
+            f"{object_type}:{object_id}",
             details={
                 "action": action,
                 "object_type": object_type,
-                "object_id": instance.object_id,
+                "object_id": object_id,
                 "object_repr": instance.object_repr,
                 "changed_fields": changed,
                 "change_message": summary,

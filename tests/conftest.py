@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -28,6 +29,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 f"OPSMESSAGING_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False
             )
         pytest.skip(reason)
+    if item.get_closest_marker("redis") is not None and not _redis_available():
+        reason = "needs Redis: run with REDIS_URL=redis://... (make test does)"
+        if REQUIRE_SERVICES:
+            pytest.fail(
+                f"OPSMESSAGING_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False
+            )
+        pytest.skip(reason)
+
+
+@functools.cache
+def _redis_available() -> bool:
+    from tests.services import redis_reachable
+
+    url = os.environ.get("REDIS_URL")
+    return bool(url) and redis_reachable(url)
 
 
 @pytest.fixture(autouse=True)
@@ -37,17 +53,22 @@ def _broadcasting_follows_settings() -> Iterator[None]:
     pubsub.reset()
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _no_background_log_capture() -> Iterator[None]:
-    """Detach the demo settings' root OpsMessagingHandler for the test session.
+@pytest.fixture(autouse=True)
+def _no_root_log_capture() -> Iterator[None]:
+    """Keep the demo settings' root OpsMessagingHandler out of the tests.
 
-    Its background thread would store the warnings that tests provoke (403s, 404s) while
-    other tests count messages; tests/test_capture_logging.py uses its own handlers.
+    Its background thread would store the warnings that tests provoke (403s, 404s, failed
+    tasks) while other tests count messages; tests/capture/test_logging.py uses its own
+    handlers. Anything that runs ``django.setup()`` again (Celery's Django fixup in an
+    embedded worker) attaches a fresh one, so this runs around every test.
     """
-    root = logging.getLogger()
-    detached = [h for h in root.handlers if isinstance(h, OpsMessagingHandler)]
-    for handler in detached:
-        root.removeHandler(handler)
+
+    def detach() -> None:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if isinstance(h, OpsMessagingHandler)]:
+            root.removeHandler(handler)
+            handler.close()
+
+    detach()
     yield
-    for handler in detached:
-        root.addHandler(handler)
+    detach()

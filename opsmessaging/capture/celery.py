@@ -81,6 +81,7 @@ def on_worker_shutting_down(sender: Any = None, **kwargs: Any) -> None:
 
 def on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
     lifecycle.announce("stopped")
+    guarded(_close_connections)()
 
 
 def _process_name() -> str:

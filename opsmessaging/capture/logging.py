@@ -159,6 +159,7 @@ class OpsMessagingHandler(logging.Handler):
                 continue
             try:
                 if isinstance(item, _Stop):
+                    self._close_connections()
                     return
                 self._store(item)
             except Exception:
@@ -177,6 +178,12 @@ class OpsMessagingHandler(logging.Handler):
             result = pubsub.broadcast(self.entry_payload(item))
         if not result.ok:
             self._forget_connection()
+
+    @staticmethod
+    def _close_connections() -> None:
+        from django.db import connections
+
+        connections.close_all()
 
     @staticmethod
     def _forget_connection() -> None:

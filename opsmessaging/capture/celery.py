@@ -14,6 +14,7 @@ from celery import signals
 
 from opsmessaging.capture import failures, lifecycle
 from opsmessaging.capture.guard import guarded
+from opsmessaging.capture.logging import flush_handlers
 from opsmessaging.conf import conf
 
 WORKER_ROLE = "worker"
@@ -80,6 +81,7 @@ def on_worker_shutting_down(sender: Any = None, **kwargs: Any) -> None:
 
 
 def on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
+    guarded(flush_handlers)()
     lifecycle.announce("stopped")
     guarded(_close_connections)()
 
@@ -110,6 +112,7 @@ def on_worker_process_shutdown(
     exitcode: int | None = None,
     **kwargs: Any,
 ) -> None:
+    flush_handlers()  # the log entries this process queued, before it exits
     if not conf.CAPTURE_LIFECYCLE:
         return
     from opsmessaging import pubsub

@@ -142,6 +142,14 @@ def test_a_worker_process_announces_its_lifecycle_and_failed_tasks():
     assert failure["payload"]["error_message"] == "task failed 7"
     assert failure["payload"]["context"]["task"] == "capture_tests.fail"
     assert failure["payload"]["context"]["hostname"] == "capture1@testhost"
+    # The pool process is a fork of the worker: its logging handler started its own writer.
+    [logged] = [
+        m
+        for m in stored("LogEntry")
+        if "raised unexpected: ValueError('task failed 7')" in m["payload"]["message"]
+    ]
+    assert logged["payload"]["pid"] == processes[0]["payload"]["pid"]
+    assert logged["payload"]["level"] == "error"
     node = Node.objects.get(name="worker1@testhost")
     assert (node.role, node.metadata) == (
         "worker",

@@ -62,36 +62,62 @@ def auth_method(user: Any) -> str:
     return "password"
 
 
+def _auth_event(
+    event_type: str,
+    user_id: str,
+    method: str,
+    username: str,
+    request: HttpRequest | None,
+) -> None:
+    from opsmessaging import pubsub
+
+    pubsub.broadcast_security_event(
+        "auth_event",
+        user_id=user_id,
+        event_type=event_type,
+        auth_method=method,
+        source_ip=client_ip(request),
+        user_agent=user_agent(request),
+        metadata={"username": username},
+    )
+
+
+def _session_event(
+    event_type: str, user_id: str, request: HttpRequest | None, **fields: Any
+) -> None:
+    from opsmessaging import pubsub
+
+    digest = session_digest(request)
+    if digest is None:
+        return
+    pubsub.broadcast_security_event(
+        "session_event",
+        session_id=digest,
+        user_id=user_id,
+        event_type=event_type,
+        source_ip=client_ip(request),
+        **fields,
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 @guarded
 def on_user_logged_in(
     sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
 ) -> None:
     if not conf.CAPTURE_AUTH:
         return
-    from opsmessaging import pubsub
-
     user_id = user_id_of(user) or str(getattr(user, "pk", UNKNOWN_SOURCE))
-    ip = client_ip(request)
-    pubsub.broadcast_security_event(
-        "auth_event",
-        user_id=user_id,
-        event_type="login_success",
-        auth_method=auth_method(user),
-        source_ip=ip,
-        user_agent=user_agent(request),
-        metadata={"username": user.get_username()},
+    _auth_event(
+        "login_success", user_id, auth_method(user), user.get_username(), request
     )
     session = getattr(request, "session", None)
-    digest = session_digest(request)
-    if session is not None and digest is not None:
-        session[LOGIN_AT_SESSION_KEY] = int(time.time() * 1000)
-        pubsub.broadcast_security_event(
-            "session_event",
-            session_id=digest,
-            user_id=user_id,
-            event_type="created",
-            source_ip=ip,
-        )
+    if session is not None:
+        session[LOGIN_AT_SESSION_KEY] = _now_ms()
+    _session_event("created", user_id, request)
 
 
 @guarded
@@ -101,35 +127,11 @@ def on_user_logged_out(
     user_id = user_id_of(user)
     if not conf.CAPTURE_AUTH or user_id is None:
         return  # logging out an anonymous visitor ends nothing
-    from opsmessaging import pubsub
-
-    ip = client_ip(request)
-    pubsub.broadcast_security_event(
-        "auth_event",
-        user_id=user_id,
-        event_type="logout",
-        auth_method=auth_method(user),
-        source_ip=ip,
-        user_agent=user_agent(request),
-        metadata={"username": user.get_username()},
-    )
-    digest = session_digest(request)
-    if digest is not None:
-        session = getattr(request, "session", None)
-        login_at = session.get(LOGIN_AT_SESSION_KEY) if session is not None else None
-        duration = (
-            max(0, int(time.time() * 1000) - login_at)
-            if isinstance(login_at, int)
-            else None
-        )
-        pubsub.broadcast_security_event(
-            "session_event",
-            session_id=digest,
-            user_id=user_id,
-            event_type="destroyed",
-            duration_ms=duration,
-            source_ip=ip,
-        )
+    _auth_event("logout", user_id, auth_method(user), user.get_username(), request)
+    session = getattr(request, "session", None)
+    login_at = session.get(LOGIN_AT_SESSION_KEY) if session is not None else None
+    duration = max(0, _now_ms() - login_at) if isinstance(login_at, int) else None
+    _session_event("destroyed", user_id, request, duration_ms=duration)
 
 
 def attempted_username(credentials: Any) -> str:
@@ -149,20 +151,9 @@ def on_user_login_failed(
 ) -> None:
     if not conf.CAPTURE_AUTH:
         return
-    from opsmessaging import pubsub
-
     username = attempted_username(credentials)
-    ip = client_ip(request)
-    pubsub.broadcast_security_event(
-        "auth_event",
-        user_id=username,
-        event_type="login_failure",
-        auth_method="password",
-        source_ip=ip,
-        user_agent=user_agent(request),
-        metadata={"username": username},
-    )
-    record_failure_for_brute_force(ip, username)
+    _auth_event("login_failure", username, "password", username, request)
+    record_failure_for_brute_force(client_ip(request), username)
 
 
 def record_failure_for_brute_force(ip: str | None, username: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,3 +62,26 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting after {timeout} s")
         time.sleep(0.1)
+
+
+def run_concurrently(action: Callable[[], Any], threads: int) -> list[BaseException]:
+    """Run ``action`` in ``threads`` threads released together (each with its own
+    database connection); return what they raised."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            action()
+        except BaseException as exc:  # returned to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return errors

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.db import connection
 from django.test import Client
 
 from opsmessaging.capture.auth import attempted_username, auth_method
 from opsmessaging.models import Message, OccurrenceWindow
-from tests.capture.support import stored, without_time
+from tests.capture.support import run_concurrently, stored, without_time
 
 NODE = "web1@testhost"
 LOGIN = "/admin/login/"
@@ -244,23 +242,7 @@ def test_auth_method_follows_the_backend(backend, method):
 def test_brute_force_count_is_shared_by_concurrent_connections(alice, settings):
     settings.OPSMESSAGING = {"BRUTE_FORCE_THRESHOLD": 5}
     threads = 12
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def attempt() -> None:
-        try:
-            barrier.wait()
-            fail_login(Client(), ip="192.0.2.50")
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=attempt) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    errors = run_concurrently(lambda: fail_login(Client(), ip="192.0.2.50"), threads)
     assert errors == []
     assert OccurrenceWindow.objects.get(key="login_failure:192.0.2.50").count == threads
     assert len(stored("AuthEvent", event_type="login_failure")) == threads

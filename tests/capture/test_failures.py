@@ -3,16 +3,15 @@ with a SystemAlert past the threshold."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.test import Client
 
 from opsmessaging.capture import failures
 from opsmessaging.models import Message, OccurrenceWindow
-from tests.capture.support import stored
+from tests.capture.support import run_concurrently, stored
 
 NODE = "web1@testhost"
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.capture.urls")]
@@ -201,23 +200,9 @@ def test_the_signature_ignores_the_message_but_not_the_place():
 def test_repeats_from_concurrent_connections_are_counted_together(settings):
     settings.OPSMESSAGING = {"ERROR_ALERT_THRESHOLD": 5}
     threads = 16
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def fail() -> None:
-        try:
-            barrier.wait()
-            boom(Client(raise_request_exception=False))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=fail) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    errors = run_concurrently(
+        lambda: boom(Client(raise_request_exception=False)), threads
+    )
     assert errors == []
     assert OccurrenceWindow.objects.get().count == threads
     assert sorted(m["payload"]["frequency"] for m in stored("ErrorAnalysis")) == [

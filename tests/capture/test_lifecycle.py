@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 
 import pytest
@@ -217,6 +218,8 @@ def test_the_demo_asgi_application_under_uvicorn_announces_start_and_stop():
         stderr=subprocess.PIPE,
         text=True,
     )
+    watchdog = threading.Timer(60, server.kill)  # never wait forever for its output
+    watchdog.start()
     try:
         port = None
         for line in server.stderr:
@@ -233,6 +236,7 @@ def test_the_demo_asgi_application_under_uvicorn_announces_start_and_stop():
         # uvicorn shuts down gracefully, then re-raises the signal it caught
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
     finally:
+        watchdog.cancel()
         if server.poll() is None:
             server.kill()
         server.stderr.close()

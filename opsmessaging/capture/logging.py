@@ -127,9 +127,8 @@ class OpsMessagingHandler(logging.Handler):
         pid = os.getpid()
         if self._pid == pid and self._thread is not None and self._thread.is_alive():
             return
-        if (
-            self._pid != pid
-        ):  # a new process (fork): the parent's queue and thread are gone
+        if self._pid != pid:
+            # A new process (a fork): the parent's queue and thread are not ours.
             self._queue = queue.Queue(maxsize=QUEUE_SIZE)
             self._pid = pid
         self._thread = threading.Thread(
@@ -143,9 +142,8 @@ class OpsMessagingHandler(logging.Handler):
         _writing.active = True
         from django.apps import apps
 
-        while (
-            not apps.ready
-        ):  # records logged during django.setup() wait for the models
+        # Records logged during django.setup() wait here until the models are ready.
+        while not apps.ready:
             time.sleep(APPS_READY_WAIT_SECONDS)
         while True:
             try:

@@ -22,7 +22,7 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_setup
 	$(PY) -m uvicorn project.asgi:application --host 127.0.0.1 --port 8000 \
-		--ws websockets-sansio --ws-max-size 1048576 --lifespan off
+		--ws websockets-sansio --ws-max-size 1048576 --lifespan on
 
 test: lint test-sqlite test-services
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -455,6 +455,11 @@ class Node(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     metadata = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The effective OPSMESSAGING settings at this node's last start.",
+    )
 
     objects = NodeQuerySet.as_manager()
 
@@ -480,3 +485,85 @@ class Node(models.Model):
             },
         )
         return node
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """What ``OccurrenceWindow.objects.record`` saw: the window's state after one more hit."""
+
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    details: dict[str, Any]
+    is_threshold_crossed: bool  # true for exactly one hit per window: the threshold-th
+
+
+class OccurrenceWindowManager(models.Manager["OccurrenceWindow"]):
+    def record(
+        self,
+        key: str,
+        window_ms: int,
+        threshold: int,
+        details: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Occurrence:
+        """Count one occurrence of ``key`` in its current window, shared by every process.
+
+        A window opens at the first occurrence and lasts ``window_ms``; the next occurrence
+        after that opens a new one. The row is locked while it is counted, so exactly one
+        caller sees ``is_threshold_crossed`` in each window. ``details`` updates the
+        window's details (it gets a copy, reset when a new window opens). Runs in a
+        savepoint, so a failure never breaks the caller's transaction.
+        """
+        alias = router.db_for_write(self.model)
+        now = timezone.now()
+        with transaction.atomic(using=alias):
+            self.using(alias).get_or_create(
+                key=key,
+                defaults={
+                    "count": 0,
+                    "window_started_at": now,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                },
+            )
+            row = self.using(alias).select_for_update().get(key=key)
+            if row.count == 0 or row.window_started_at <= now - timedelta(
+                milliseconds=window_ms
+            ):
+                row.count, row.is_alerted, row.details = 0, False, {}
+                row.window_started_at = row.first_seen_at = now
+            row.count += 1
+            row.last_seen_at = now
+            if details is not None:
+                row.details = details(dict(row.details))
+            crossed = row.count >= threshold and not row.is_alerted
+            row.is_alerted = row.is_alerted or crossed
+            row.save(using=alias)
+        return Occurrence(
+            row.count, row.first_seen_at, row.last_seen_at, row.details, crossed
+        )
+
+
+class OccurrenceWindow(models.Model):
+    """How often one thing (a login-failure source, an error signature) happened lately.
+
+    Kept in the database so that every process and node counts together.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    is_alerted = models.BooleanField(
+        default=False, help_text="Whether this window has crossed its threshold."
+    )
+    details = models.JSONField(default=dict, blank=True)
+
+    objects: ClassVar[OccurrenceWindowManager] = OccurrenceWindowManager()
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

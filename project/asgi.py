@@ -1,4 +1,8 @@
-"""ASGI entry point of the demo project: HTTP (Django) and WebSocket (opsmessaging)."""
+"""ASGI entry point of the demo project: HTTP (Django) and WebSocket (opsmessaging).
+
+``LifespanMiddleware`` announces the server's start and stop as ``system`` lifecycle
+messages (and registers the node) through the ASGI lifespan protocol.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,17 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from opsmessaging.capture.lifecycle import LifespanMiddleware  # noqa: E402
 from opsmessaging.routing import websocket_application  # noqa: E402
-from project.lifecycle import announce_started  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": ASGIStaticFilesHandler(django_application)
-        if settings.DEBUG
-        else django_application,
-        "websocket": websocket_application(),
-    }
+application = LifespanMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": ASGIStaticFilesHandler(django_application)
+            if settings.DEBUG
+            else django_application,
+            "websocket": websocket_application(),
+        }
+    ),
+    role="web",
 )
-
-announce_started("web")

@@ -37,6 +37,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "opsmessaging.capture.middleware.OpsMessagingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -131,11 +132,18 @@ OPSMESSAGING = {
         "OPSMESSAGING_METRICS_BROADCAST_INTERVAL", 60_000
     ),
     "NODE_NAME": os.environ.get("OPSMESSAGING_NODE_NAME") or None,
+    "SYSTEM_NAME": "opsmessaging_demo",
+    "SYSTEM_VERSION": "0.1.0",
 }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        # Warnings and errors of every logger become `logging` messages.
+        "opsmessaging": {"class": "opsmessaging.capture.logging.OpsMessagingHandler"},
+    },
+    "root": {"handlers": ["opsmessaging"], "level": "WARNING"},
     "loggers": {"opsmessaging": {"handlers": ["console"], "level": "INFO"}},
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Iterator
 
@@ -9,6 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from opsmessaging import pubsub
+from opsmessaging.capture.logging import OpsMessagingHandler
 
 REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
 
@@ -27,7 +30,7 @@ def _missing_service(item: pytest.Item) -> str | None:
         and connection.vendor != "postgresql"
     ):
         return "needs PostgreSQL: run with DATABASE_URL=postgres://... (make test does)"
-    if item.get_closest_marker("redis") is not None and not REDIS_URL:
+    if item.get_closest_marker("redis") is not None and not _redis_available():
         return "needs Redis: run with REDIS_URL=redis://... (make test does)"
     return None
 
@@ -42,8 +45,36 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(reason)
 
 
+@functools.cache
+def _redis_available() -> bool:
+    from tests.services import redis_reachable
+
+    return bool(REDIS_URL) and redis_reachable(REDIS_URL)
+
+
 @pytest.fixture(autouse=True)
 def _broadcasting_follows_settings() -> Iterator[None]:
     pubsub.reset()
     yield
     pubsub.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_root_log_capture() -> Iterator[None]:
+    """Keep the demo settings' root OpsMessagingHandler out of the tests.
+
+    Its background thread would store the warnings that tests provoke (403s, 404s, failed
+    tasks) while other tests count messages; tests/capture/test_logging.py uses its own
+    handlers. Anything that runs ``django.setup()`` again (Celery's Django fixup in an
+    embedded worker) attaches a fresh one, so this runs around every test.
+    """
+
+    def detach() -> None:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if isinstance(h, OpsMessagingHandler)]:
+            root.removeHandler(handler)
+            handler.close()
+
+    detach()
+    yield
+    detach()

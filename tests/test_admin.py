@@ -84,6 +84,12 @@ def _filter_spec(response: Any, filter_class: type) -> Any:
     return specs[0] if specs else None
 
 
+@pytest.fixture(autouse=True)
+def _no_login_capture(settings: Any) -> None:
+    """These tests count the messages they broadcast: keep admin_client's login out."""
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "CAPTURE_AUTH": False}
+
+
 def _count_queries(captured: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
 

@@ -1,20 +1,22 @@
-"""Announce the demo server's start as a ``system`` message."""
+"""Announce the demo server's start as a ``system`` message, and keep its node alive."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 import opsmessaging
-from opsmessaging import pubsub
-from opsmessaging.helpers import this_node
-from opsmessaging.models import Node
+from opsmessaging import nodes, pubsub
 
 logger = logging.getLogger(__name__)
 
 
 def announce_started(role: str) -> pubsub.BroadcastResult:
-    """Register this node and broadcast ``SystemLifecycle`` ``started``."""
-    Node.heartbeat(this_node(), role=role)
+    """Register this node, broadcast ``SystemLifecycle`` ``started`` and heartbeat.
+
+    The heartbeat thread is not started under ``DEMO_BACKGROUND_THREADS=0`` (the tests).
+    """
+    nodes.heartbeat(role)
     result = pubsub.broadcast_system_lifecycle(
         "started", "opsmessaging_demo", opsmessaging.__version__
     )
@@ -25,4 +27,6 @@ def announce_started(role: str) -> pubsub.BroadcastResult:
             result.message.sequence,
             result.message.node,
         )
+    if os.environ.get("DEMO_BACKGROUND_THREADS", "1") == "1":
+        nodes.start_heartbeat(role)
     return result

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_celery_beat",
     "opsmessaging",
     "project",
 ]
@@ -132,6 +133,19 @@ OPSMESSAGING = {
     ),
     "NODE_NAME": os.environ.get("OPSMESSAGING_NODE_NAME") or None,
 }
+
+# Celery (project/celery.py): Redis when REDIS_URL (or CELERY_BROKER_URL) is set, else the
+# in-memory broker of the embedded default, whose worker and beat run inside the server.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"polling_interval": 0.1} if CELERY_BROKER_URL.startswith("memory://") else {}
+)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = os.environ.get(
+    "CELERY_BEAT_SCHEDULER", "celery.beat:PersistentScheduler"
+)
 
 LOGGING = {
     "version": 1,

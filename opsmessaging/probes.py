@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import connections, router
 
 from opsmessaging import fanout, pubsub, statuses
@@ -108,6 +108,7 @@ def probe_cache() -> Probe:
     """Set, read back and delete a unique key in the default cache."""
 
     def check() -> dict[str, Any]:
+        cache = caches[DEFAULT_CACHE_ALIAS]
         key = f"opsmessaging:health:{uuid.uuid4().hex}"
         cache.set(key, key, 30)
         try:

@@ -133,6 +133,19 @@ OPSMESSAGING = {
     ),
     "NODE_NAME": os.environ.get("OPSMESSAGING_NODE_NAME") or None,
 }
+# Node membership and probe timing, when given (else the app's defaults).
+OPSMESSAGING.update(
+    {
+        key: int(os.environ[f"OPSMESSAGING_{key}"])
+        for key in (
+            "HEARTBEAT_INTERVAL",
+            "NODE_FAILURE_THRESHOLD",
+            "HEALTH_PROBE_TIMEOUT",
+            "HEALTH_PROBE_SLOW",
+        )
+        if os.environ.get(f"OPSMESSAGING_{key}")
+    }
+)
 
 # Celery (project/celery.py): Redis when REDIS_URL (or CELERY_BROKER_URL) is set, else the
 # in-memory broker of the embedded default, whose worker and beat run inside the server.

@@ -86,9 +86,16 @@ class CeleryProcess:
         self.stop(signal.SIGKILL)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        if self.popen is None or self.popen.poll() is not None:
+        self.signal(sig)
+        self.wait(timeout)
+
+    def signal(self, sig: int) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(sig)
+
+    def wait(self, timeout: float = 15) -> None:
+        if self.popen is None:
             return
-        self.popen.send_signal(sig)
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -154,7 +161,9 @@ class CeleryProcesses:
 
     def stop_all(self) -> None:
         for process in self.started:
-            process.stop()
+            process.signal(signal.SIGTERM)
+        for process in self.started:
+            process.wait()
 
     def logs(self) -> str:
         return "\n".join(

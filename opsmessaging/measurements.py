@@ -22,7 +22,12 @@ from django.utils import timezone
 from opsmessaging import fanout, pubsub, retention, statuses
 from opsmessaging.catalogue import Payload, metrics
 from opsmessaging.categories import Category
-from opsmessaging.helpers import format_timestamp, parse_timestamp, this_node
+from opsmessaging.helpers import (
+    format_timestamp,
+    parse_timestamp,
+    this_node,
+    truncate_to_milliseconds,
+)
 from opsmessaging.models import Message
 
 #: Resource usage thresholds of the original's health checker, in percent.
@@ -77,6 +82,7 @@ def throughput(
     The state holds each category's last sequence and the time it was read; the first run
     only records it.
     """
+    now = truncate_to_milliseconds(now)  # as kept in the state
     last = {category.value: retention.last_sequence(category) for category in Category}
     state = {"at": format_timestamp(now), "last_sequences": last}
     if "at" not in previous:

@@ -61,3 +61,28 @@ def test_manage_py_check_fails_on_a_bad_value():
     ):
         call_command("check")
     assert "opsmessaging.E004" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"HEARTBEAT_INTERVAL": 0}, ["opsmessaging.E007"]),
+        ({"NODE_FAILURE_THRESHOLD": "3"}, ["opsmessaging.E007"]),
+        ({"HEALTH_PROBE_TIMEOUT": -1}, ["opsmessaging.E007"]),
+        ({"RETENTION_BATCH_SIZE": 0}, ["opsmessaging.E007"]),
+        ({"RETENTION_DAYS": [7]}, ["opsmessaging.E008"]),
+        ({"RETENTION_DAYS": {"events": 7}}, ["opsmessaging.E008"]),
+        ({"RETENTION_DAYS": {"metrics": 0}}, ["opsmessaging.E008"]),
+        ({"RETENTION_DAYS": {"metrics": True}}, ["opsmessaging.E008"]),
+        ({"RETENTION_DAYS": {"metrics": 0.5, "audit": None}}, []),
+    ],
+)
+def test_bad_schedule_values_are_reported_with_ids(value, expected):
+    assert ids(value) == [] and [m.id for m in _schedule_checks(value)] == expected
+
+
+def _schedule_checks(value: object) -> list:
+    from opsmessaging.checks import check_schedule_settings
+
+    with override_settings(OPSMESSAGING=value):
+        return check_schedule_settings()

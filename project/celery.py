@@ -54,7 +54,7 @@ def start_embedded() -> bool:
         worker = app.WorkController(
             pool="threads",  # the consumer answers pings while a task runs
             concurrency=2,
-            hostname=f"embedded@{this_node()}",
+            hostname=f"embedded.{this_node()}",
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,

@@ -11,6 +11,8 @@ from django.db import connection
 from opsmessaging import pubsub
 
 REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
+# Importing project.asgi must not start the demo's heartbeat and embedded Celery threads.
+os.environ.setdefault("DEMO_BACKGROUND_THREADS", "0")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -215,3 +215,53 @@ def test_distinct_values_lists_nodes_and_topics_of_a_category():
     ]
     with pytest.raises(ValueError):
         Message.objects.distinct_values("topic")
+
+
+@pytest.mark.django_db
+def test_component_status_record_returns_only_changes():
+    from opsmessaging.models import ComponentStatus
+
+    assert ComponentStatus.record("n@h", "db", "healthy") == (None, "healthy")
+    assert ComponentStatus.record("n@h", "db", "healthy") is None
+    assert ComponentStatus.record("n@h", "db", "degraded") == ("healthy", "degraded")
+    assert ComponentStatus.record("m@h", "db", "degraded") == (None, "degraded")
+    row = ComponentStatus.objects.get(node="n@h", component="db")
+    assert row.status == "degraded"
+    assert row.checked_at >= row.changed_at
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_component_status_change_is_returned_to_one_of_concurrent_recorders():
+    from opsmessaging.models import ComponentStatus
+
+    ComponentStatus.record("n@h", "db", "healthy")
+    start = threading.Barrier(6)
+    changes: list[object] = []
+
+    def record() -> None:
+        try:
+            start.wait()
+            changes.append(ComponentStatus.record("n@h", "db", "unhealthy"))
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=record) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [c for c in changes if c is not None] == [("healthy", "unhealthy")]
+
+
+@pytest.mark.django_db
+def test_alive_nodes_exclude_failed_stopped_and_silent_ones(settings):
+    settings.OPSMESSAGING = {"HEARTBEAT_INTERVAL": 1000, "NODE_FAILURE_THRESHOLD": 2}
+    for name in ("a@h", "b@h", "c@h", "d@h"):
+        Node.heartbeat(name)
+    Node.objects.filter(name="b@h").update(status=Node.Status.FAILED)
+    Node.objects.filter(name="c@h").update(status=Node.Status.STOPPED)
+    Node.objects.filter(name="d@h").update(
+        last_heartbeat_at=timezone.now() - timedelta(seconds=2.5)
+    )
+    assert list(Node.objects.alive().values_list("name", flat=True)) == ["a@h"]

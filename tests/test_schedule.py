@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from celery import Celery
@@ -303,3 +304,84 @@ def test_two_beats_by_mistake_do_not_double_the_periodic_messages(
     assert min(sent) >= 5, sent
     assert seconds - 2 <= len(runs) <= seconds + 2, (len(runs), seconds)
     assert all(gap >= 0.5 for gap in _gaps(runs)), _gaps(runs)
+
+
+# --- the embedded default: Celery inside the demo server, no external service ---------
+
+
+def test_demo_server_without_redis_runs_the_schedule_in_process(tmp_path):
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    }
+    env.update(
+        SQLITE_PATH=str(tmp_path / "demo.sqlite3"),
+        DEMO_BACKGROUND_THREADS="1",
+        OPSMESSAGING_NODE_NAME="web@embedded",
+        OPSMESSAGING_HEALTH_BROADCAST_INTERVAL="1000",
+        OPSMESSAGING_METRICS_BROADCAST_INTERVAL="1500",
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=live.ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "project.asgi:application",
+                "--port",
+                "0",
+            ],
+            cwd=live.ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stored() -> list[tuple[str, str, str]]:
+        with sqlite3.connect(tmp_path / "demo.sqlite3") as db:
+            return db.execute(
+                "SELECT payload_type, node, timestamp FROM opsmessaging_message "
+                "WHERE category IN ('health', 'metrics') ORDER BY id"
+            ).fetchall()
+
+    try:
+        rows = wait_for(
+            lambda: (
+                (rows := stored())
+                and sum(r[0] == "NodeHealth" for r in rows) >= 3
+                and sum(r[0] == "ResourceUsage" for r in rows) >= 4
+                and rows
+            ),
+            20,
+            "health and metrics from the embedded worker and beat",
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+        print(log.read_text(errors="replace"))
+    assert {node for _, node, _ in rows} == {"web@embedded"}
+    runs = [datetime.fromisoformat(t) for kind, _, t in rows if kind == "NodeHealth"]
+    gaps = [(b - a).total_seconds() for a, b in zip(runs, runs[1:], strict=False)]
+    assert all(0.5 <= gap <= 1.6 for gap in gaps), gaps
+    with sqlite3.connect(tmp_path / "demo.sqlite3") as db:
+        [(payload,)] = db.execute(
+            "SELECT payload FROM opsmessaging_message WHERE payload_type = "
+            "'ComponentHealth' AND payload LIKE '%celery_workers%' ORDER BY id LIMIT 1"
+        ).fetchall()
+    workers = json.loads(payload)
+    assert workers["status"] == "healthy"
+    assert workers["details"]["workers"] == ["embedded.web@embedded"]

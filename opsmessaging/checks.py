@@ -147,7 +147,7 @@ def check_schedule_settings(
                 f"OPSMESSAGING['RETENTION_DAYS'] must be a dict of category: days, not "
                 f"{retention!r}.",
                 hint='For example {"metrics": 3, "audit": None} (None keeps forever).',
-                id="opsmessaging.E008",
+                id="opsmessaging.E009",
             ),
         ]
     for category, days in retention.items():
@@ -157,7 +157,7 @@ def check_schedule_settings(
                     f"OPSMESSAGING['RETENTION_DAYS'] names {category!r}, which is not an "
                     "operational category.",
                     hint=f"Use one of: {', '.join(DEFAULTS['RETENTION_DAYS'])}.",
-                    id="opsmessaging.E008",
+                    id="opsmessaging.E009",
                 )
             )
         elif days is not None and (
@@ -168,7 +168,7 @@ def check_schedule_settings(
                     f"OPSMESSAGING['RETENTION_DAYS'][{category!r}] must be a positive "
                     f"number of days or None, not {days!r}.",
                     hint=f"The default is {DEFAULTS['RETENTION_DAYS'][category]}.",
-                    id="opsmessaging.E008",
+                    id="opsmessaging.E009",
                 )
             )
     return errors

@@ -102,20 +102,30 @@ def prune_category(
     after = 0
     while True:
         batch = list(
-            rows.filter(sequence__gt=after).values_list("sequence", "timestamp")[:size]
+            rows.filter(sequence__gt=after).values_list("id", "sequence", "timestamp")[
+                :size
+            ]
         )
         expired = 0
-        for _sequence, timestamp in batch:
+        for _id, _sequence, timestamp in batch:
             if timestamp >= before:
                 break
             expired += 1
         if not expired:
             break
-        first, last = batch[0][0], batch[expired - 1][0]
+        ids = [row[0] for row in batch[:expired]]
+        first, last = batch[0][1], batch[expired - 1][1]
         if dry_run:
             deleted += expired
         else:
-            count, _ = rows.filter(sequence__gte=first, sequence__lte=last).delete()
+            # Bounded by both ranges, so whichever index the planner picks, (category,
+            # sequence) or (category, id), the statement reads only this batch's rows.
+            count, _ = rows.filter(
+                sequence__gte=first,
+                sequence__lte=last,
+                id__gte=min(ids),
+                id__lte=max(ids),
+            ).delete()
             deleted += count
             statements += 1
         after = last

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from opsmessaging import nodes
 from opsmessaging.models import Message, Node
-from tests import live
-from tests.live import CeleryProcesses, wait_for
+from tests import celery_live
+from tests.celery_live import CeleryProcesses, wait_for
 
-celery_processes = live.celery_processes
+celery_processes = celery_live.celery_processes
 
 ME = "n1@h"
 

@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from opsmessaging.models import Message, Node
 from opsmessaging.schedule import beat_schedule
-from tests import live
-from tests.live import CeleryProcesses, wait_for
+from tests import celery_live
+from tests.celery_live import CeleryProcesses, wait_for
 
-celery_processes = live.celery_processes
+celery_processes = celery_live.celery_processes
 
 FAST = {
     "HEALTH_BROADCAST_INTERVAL": 1_000,
@@ -122,7 +122,7 @@ def test_worker_and_beat_broadcast_health_of_every_component_every_interval(
     celery_processes.worker(
         "w1@live",
         "-B",
-        "-S",
+        "--scheduler",
         "celery.beat:Scheduler",
         HEALTH_BROADCAST_INTERVAL=1000,
         METRICS_BROADCAST_INTERVAL=60_000,
@@ -179,7 +179,7 @@ def test_worker_and_beat_broadcast_metrics_every_interval(
     celery_processes.worker(
         "w1@live",
         "-B",
-        "-S",
+        "--scheduler",
         "celery.beat:Scheduler",
         HEALTH_BROADCAST_INTERVAL=60_000,
         METRICS_BROADCAST_INTERVAL=1500,
@@ -329,7 +329,7 @@ def test_demo_server_without_redis_runs_the_schedule_in_process(tmp_path):
     )
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=live.ROOT,
+        cwd=celery_live.ROOT,
         env=env,
         check=True,
         capture_output=True,
@@ -345,7 +345,7 @@ def test_demo_server_without_redis_runs_the_schedule_in_process(tmp_path):
                 "--port",
                 "0",
             ],
-            cwd=live.ROOT,
+            cwd=celery_live.ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from opsmessaging import pubsub
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import CategorySequence, Message, Node
+from tests.concurrency import run_together
 
 
 @pytest.mark.django_db
@@ -236,21 +237,7 @@ def test_component_status_change_is_returned_to_one_of_concurrent_recorders():
     from opsmessaging.models import ComponentStatus
 
     ComponentStatus.record("n@h", "db", "healthy")
-    start = threading.Barrier(6)
-    changes: list[object] = []
-
-    def record() -> None:
-        try:
-            start.wait()
-            changes.append(ComponentStatus.record("n@h", "db", "unhealthy"))
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=record) for _ in range(6)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    changes = run_together(6, lambda: ComponentStatus.record("n@h", "db", "unhealthy"))
     assert [c for c in changes if c is not None] == [("healthy", "unhealthy")]
 
 

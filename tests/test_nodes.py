@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from opsmessaging import nodes
 from opsmessaging.models import Message, Node
 from tests import celery_live
 from tests.celery_live import CeleryProcesses, wait_for
+from tests.concurrency import run_together
 
 celery_processes = celery_live.celery_processes
 
@@ -204,21 +203,7 @@ def test_concurrent_checkers_report_a_failure_once(me):
     nodes.heartbeat("web")
     Node.heartbeat("n2@h")
     _silence("n2@h")
-    start = threading.Barrier(6)
-    declared: list[list[str]] = []
-
-    def check() -> None:
-        try:
-            start.wait()
-            declared.append(nodes.check_cluster())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=check) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    declared = run_together(6, nodes.check_cluster)
     assert sorted(declared) == [[]] * 5 + [["n2@h"]]
     assert Message.objects.filter(payload__event_type="node_failure").count() == 1
     assert Message.objects.filter(category="alerts").count() == 1

@@ -12,6 +12,7 @@ from celery import Celery
 from django.test import override_settings
 from django.utils import timezone
 
+from opsmessaging.categories import Category
 from opsmessaging.models import Message, Node
 from opsmessaging.schedule import beat_schedule
 from tests import celery_live
@@ -201,18 +202,7 @@ def test_worker_and_beat_broadcast_metrics_every_interval(
     assert len(throughput) >= 9
     second_run = [m for m in throughput if m.id < sizes[1].id]
     assert [m.payload["operation"] for m in second_run] == [
-        f"messages_stored.{c}"
-        for c in (
-            "system",
-            "health",
-            "metrics",
-            "security",
-            "audit",
-            "alerts",
-            "diagnostics",
-            "lifecycle",
-            "logging",
-        )
+        f"messages_stored.{c.value}" for c in Category
     ]
     metrics_rate = next(
         m.payload

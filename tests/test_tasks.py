@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from opsmessaging import pubsub, tasks
 from opsmessaging.catalogue import diagnostics
 from opsmessaging.models import Message, Node, PeriodicRun
+from tests.concurrency import run_together
 
 
 def _task(sent: datetime | None) -> SimpleNamespace:
@@ -120,23 +119,9 @@ def test_the_job_state_is_kept_for_the_next_run(settings):
 def test_concurrent_claims_of_one_period_are_won_once():
     sent = timezone.now()
     PeriodicRun.claim("health", sent - timedelta(seconds=30), 30_000, "n0@h")
-    start = threading.Barrier(8)
-    won: list[bool] = []
-
-    def claim(index: int) -> None:
-        try:
-            start.wait()
-            won.append(
-                PeriodicRun.claim("health", sent, 30_000, f"n{index}@h") is not None
-            )
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    won = run_together(
+        8, lambda: PeriodicRun.claim("health", sent, 30_000, "n1@h") is not None
+    )
     assert sorted(won) == [False] * 7 + [True]
     assert PeriodicRun.objects.get(name="health").last_sent_at == sent
 
@@ -145,21 +130,9 @@ def test_concurrent_claims_of_one_period_are_won_once():
 @pytest.mark.postgres
 def test_concurrent_first_claims_are_won_once():
     sent = timezone.now()
-    start = threading.Barrier(6)
-    won: list[bool] = []
-
-    def claim() -> None:
-        try:
-            start.wait()
-            won.append(PeriodicRun.claim("retention", sent, 60_000, "n@h") is not None)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=claim) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    won = run_together(
+        6, lambda: PeriodicRun.claim("retention", sent, 60_000, "n@h") is not None
+    )
     assert sorted(won) == [False] * 5 + [True]
 
 

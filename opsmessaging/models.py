@@ -309,7 +309,7 @@ class NodeQuerySet(models.QuerySet["Node"]):
         """Nodes that heartbeat within the window and have neither failed nor stopped."""
         return self.filter(
             last_heartbeat_at__gte=timezone.now() - heartbeat_window()
-        ).exclude(status__in=[Node.Status.FAILED, Node.Status.STOPPED])
+        ).exclude(status__in=GONE)
 
     def connected_names(self, exclude: str | None = None) -> list[str]:
         """Names of the alive nodes (see ``alive``), except ``exclude``."""
@@ -368,6 +368,10 @@ class Node(models.Model):
             },
         )
         return node
+
+
+#: Statuses of a node that is not in the cluster any more.
+GONE = (Node.Status.FAILED, Node.Status.STOPPED)
 
 
 class ComponentStatus(models.Model):

@@ -22,12 +22,9 @@ from opsmessaging import pubsub
 from opsmessaging.catalogue import lifecycle
 from opsmessaging.conf import conf
 from opsmessaging.helpers import this_node
-from opsmessaging.models import Node, heartbeat_window
+from opsmessaging.models import GONE, Node, heartbeat_window
 
 logger = logging.getLogger(__name__)
-
-#: Statuses of a node that is not in the cluster any more.
-GONE = (Node.Status.FAILED, Node.Status.STOPPED)
 
 
 def _membership(event: str, name: str, me: str) -> None:
@@ -43,7 +40,7 @@ def _membership(event: str, name: str, me: str) -> None:
             [name],
             active,
             total_nodes=total,
-            quorum_status="available" if len(active) * 2 > total else "lost",
+            quorum_status=pubsub.quorum_status(total, len(failed)),
             originating_node=me,
         )
     )
@@ -164,12 +161,15 @@ class HeartbeatThread(threading.Thread):
         try:
             heartbeat(self.role)
             check_cluster()
-        except Exception:  # the loop must survive outages; each failure is logged
-            logger.exception("Heartbeat of %s failed", this_node())
+        except Exception as exc:  # the loop must survive outages; each one is logged
+            logger.warning(
+                "Heartbeat of %s failed: %s: %s", this_node(), type(exc).__name__, exc
+            )
 
 
 _thread: HeartbeatThread | None = None
 _lock = threading.Lock()
+_leaves_at_exit = False
 
 
 def current_role(default: str) -> str:
@@ -186,15 +186,16 @@ def start_heartbeat(role: str) -> HeartbeatThread:
     On a clean exit of the interpreter the node leaves the cluster (``leave``) instead of
     being declared failed.
     """
-    global _thread
+    global _thread, _leaves_at_exit
     with _lock:
         current = _thread
         if current is not None and current.pid == os.getpid() and current.is_alive():
             return current
         _thread = HeartbeatThread(role)
         _thread.start()
-        if current is None:
+        if not _leaves_at_exit:
             atexit.register(stop_heartbeat)
+            _leaves_at_exit = True
         return _thread
 
 

@@ -71,7 +71,12 @@ def broadcast_health(self: Task) -> str:
     """Probe this node and broadcast its health (see ``opsmessaging.probes``)."""
 
     def job(state: Mapping[str, Any]) -> None:
-        probes.run_health(self.app)
+        results = probes.run_health(self.app)
+        logger.info(
+            "Broadcast health of %s: %s",
+            this_node(),
+            ", ".join(f"{p.component} {p.status}" for p in results),
+        )
 
     return run_periodic(self, "health", conf.HEALTH_BROADCAST_INTERVAL, job)
 
@@ -79,9 +84,13 @@ def broadcast_health(self: Task) -> str:
 @task(schedule.METRICS_TASK, bind=True)
 def broadcast_metrics(self: Task) -> str:
     """Measure and broadcast the metrics (see ``opsmessaging.measurements``)."""
-    return run_periodic(
-        self, "metrics", conf.METRICS_BROADCAST_INTERVAL, measurements.run_metrics
-    )
+
+    def job(state: Mapping[str, Any]) -> Mapping[str, Any]:
+        new_state = measurements.run_metrics(state)
+        logger.info("Broadcast metrics of %s", this_node())
+        return new_state
+
+    return run_periodic(self, "metrics", conf.METRICS_BROADCAST_INTERVAL, job)
 
 
 @task(schedule.CLUSTER_TASK)

@@ -164,5 +164,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"opsmessaging": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "opsmessaging": {"handlers": ["console"], "level": "INFO"},
+        "project": {"handlers": ["console"], "level": "INFO"},
+    },
 }

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError
 from django.test import override_settings
 
@@ -821,7 +822,7 @@ def test_compatibility_report_has_the_seed_sections_plus_delivery_and_passes():
     delivery = report["delivery"]
     assert delivery["configured"] is True
     assert delivery["round_trip"] == "ok"
-    assert delivery["backend"] == "channels.layers.InMemoryChannelLayer"
+    assert delivery["backend"] == settings.CHANNEL_LAYERS["default"]["BACKEND"]
     helpers = report["operational_helpers"]
     assert helpers["node_helper"] is True
     assert helpers["cluster_context"] == {

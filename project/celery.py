@@ -43,7 +43,9 @@ def start_embedded() -> bool:
     The worker runs the same tasks on the same schedule as a separate one would.
     """
     global _started
-    if not is_embedded() or os.environ.get("DEMO_BACKGROUND_THREADS", "1") != "1":
+    from project.lifecycle import background_threads  # needs Django set up
+
+    if not is_embedded() or not background_threads():
         return False
     with _lock:
         if _started:

@@ -11,6 +11,11 @@ from opsmessaging import nodes, pubsub
 logger = logging.getLogger(__name__)
 
 
+def background_threads() -> bool:
+    """Tell whether the server may start background threads (not under the tests)."""
+    return os.environ.get("DEMO_BACKGROUND_THREADS", "1") == "1"
+
+
 def announce_started(role: str) -> pubsub.BroadcastResult:
     """Register this node, broadcast ``SystemLifecycle`` ``started`` and heartbeat.
 
@@ -27,6 +32,6 @@ def announce_started(role: str) -> pubsub.BroadcastResult:
             result.message.sequence,
             result.message.node,
         )
-    if os.environ.get("DEMO_BACKGROUND_THREADS", "1") == "1":
+    if background_threads():
         nodes.start_heartbeat(role)
     return result

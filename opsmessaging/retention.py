@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from django.db.models import Max
 from django.utils import timezone
 
+from opsmessaging import pubsub
+from opsmessaging.catalogue import audit
 from opsmessaging.categories import Category, parse_category
 from opsmessaging.conf import conf
 from opsmessaging.models import CategorySequence, Message
@@ -166,3 +168,30 @@ def prune(
             prune_category(cat, limit, batch_size=batch_size, dry_run=dry_run)
         )
     return results
+
+
+def apply_retention() -> list[Pruned]:
+    """Prune every category by its retention; record what was deleted in the audit trail.
+
+    When anything was deleted, broadcasts an audit ``ComplianceEvent`` ``data_retention``
+    with, per category, the count, the cutoff and where the kept history now starts.
+    """
+    pruned = [p for p in prune() if p.deleted]
+    if pruned:
+        pubsub.broadcast(
+            audit.compliance_event(
+                "data_retention",
+                "OPSMESSAGING['RETENTION_DAYS']",
+                {
+                    p.category.value: {
+                        "deleted": p.deleted,
+                        "before": p.before,
+                        "first_kept_sequence": p.first_kept_sequence,
+                    }
+                    for p in pruned
+                },
+                f"deleted {sum(p.deleted for p in pruned)} expired messages",
+                automated=True,
+            )
+        )
+    return pruned

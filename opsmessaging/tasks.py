@@ -16,8 +16,7 @@ from typing import Any, TypeVar, cast
 from celery import shared_task
 from django.utils import timezone
 
-from opsmessaging import measurements, nodes, probes, pubsub, retention, schedule
-from opsmessaging.catalogue import audit
+from opsmessaging import measurements, nodes, probes, retention, schedule
 from opsmessaging.conf import conf
 from opsmessaging.helpers import this_node
 from opsmessaging.models import PeriodicRun
@@ -105,25 +104,7 @@ def prune_messages(self: Task) -> str:
     """Prune every category by its retention and record it as a compliance event."""
 
     def job(state: Mapping[str, Any]) -> None:
-        pruned = [p for p in retention.prune() if p.deleted]
-        if not pruned:
-            return
-        pubsub.broadcast(
-            audit.compliance_event(
-                "data_retention",
-                "OPSMESSAGING['RETENTION_DAYS']",
-                {
-                    p.category.value: {
-                        "deleted": p.deleted,
-                        "before": p.before,
-                        "first_kept_sequence": p.first_kept_sequence,
-                    }
-                    for p in pruned
-                },
-                f"deleted {sum(p.deleted for p in pruned)} expired messages",
-                automated=True,
-            )
-        )
+        retention.apply_retention()
 
     return run_periodic(self, "retention", conf.RETENTION_INTERVAL, job)
 

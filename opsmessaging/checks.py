@@ -263,3 +263,65 @@ def _check_integrity(user: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+_SCHEDULE_INTEGERS = (
+    "HEARTBEAT_INTERVAL",
+    "NODE_FAILURE_THRESHOLD",
+    "HEALTH_PROBE_TIMEOUT",
+    "HEALTH_PROBE_SLOW",
+    "RETENTION_BATCH_SIZE",
+    "RETENTION_INTERVAL",
+)
+
+
+@register(Tags.compatibility)
+def check_schedule_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Report bad node, health-probe and retention settings."""
+    user = getattr(settings, "OPSMESSAGING", {})
+    if not isinstance(user, dict):
+        return []  # reported as E001 by check_settings
+    errors: list[CheckMessage] = [
+        Error(
+            f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
+            hint=f"The default is {DEFAULTS[name]}.",
+            id="opsmessaging.E201",
+        )
+        for name in _SCHEDULE_INTEGERS
+        if name in user and not _positive_int(user[name])
+    ]
+    retention = user.get("RETENTION_DAYS", {})
+    if not isinstance(retention, dict):
+        return [
+            *errors,
+            Error(
+                f"OPSMESSAGING['RETENTION_DAYS'] must be a dict of category: days, not "
+                f"{retention!r}.",
+                hint='For example {"metrics": 3, "audit": None} (None keeps forever).',
+                id="opsmessaging.E202",
+            ),
+        ]
+    for category, days in retention.items():
+        if category not in DEFAULTS["RETENTION_DAYS"]:
+            errors.append(
+                Error(
+                    f"OPSMESSAGING['RETENTION_DAYS'] names {category!r}, which is not an "
+                    "operational category.",
+                    hint=f"Use one of: {', '.join(DEFAULTS['RETENTION_DAYS'])}.",
+                    id="opsmessaging.E202",
+                )
+            )
+        elif days is not None and (
+            isinstance(days, bool) or not isinstance(days, int | float) or days <= 0
+        ):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING['RETENTION_DAYS'][{category!r}] must be a positive "
+                    f"number of days or None, not {days!r}.",
+                    hint=f"The default is {DEFAULTS['RETENTION_DAYS'][category]}.",
+                    id="opsmessaging.E202",
+                )
+            )
+    return errors

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 
+from opsmessaging.categories import Category
+
 DEFAULTS: dict[str, Any] = {
     # Master switch of the original (``:pubsub_integration``).
     "PUBSUB_INTEGRATION": True,
@@ -72,6 +74,30 @@ DEFAULTS: dict[str, Any] = {
     # The system_name and version of the captured SystemLifecycle messages.
     "SYSTEM_NAME": "django",
     "SYSTEM_VERSION": "unknown",
+    # Nodes: milliseconds between heartbeats of every process, and how many missed
+    # heartbeats make a node failed.
+    "HEARTBEAT_INTERVAL": 5_000,
+    "NODE_FAILURE_THRESHOLD": 3,
+    # Health probes: a probe of the broker or the workers gives up after
+    # HEALTH_PROBE_TIMEOUT ms; a successful probe slower than HEALTH_PROBE_SLOW ms is
+    # "degraded".
+    "HEALTH_PROBE_TIMEOUT": 1_000,
+    "HEALTH_PROBE_SLOW": 250,
+    # Retention: days each category is kept (None keeps it forever; the user's dict is
+    # merged over this one), rows deleted per statement, ms between scheduled prunes.
+    "RETENTION_DAYS": {
+        Category.METRICS.value: 7,
+        Category.DIAGNOSTICS.value: 7,
+        Category.HEALTH.value: 14,
+        Category.LOGGING.value: 30,
+        Category.SYSTEM.value: 90,
+        Category.LIFECYCLE.value: 90,
+        Category.ALERTS.value: 90,
+        Category.SECURITY.value: 365,
+        Category.AUDIT.value: 365,
+    },
+    "RETENTION_BATCH_SIZE": 1_000,
+    "RETENTION_INTERVAL": 3_600_000,
 }
 
 
@@ -219,6 +245,36 @@ class Settings:
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""
         return {name: self.get(name) for name in DEFAULTS}
+
+    @property
+    def HEARTBEAT_INTERVAL(self) -> int:
+        return int(self.get("HEARTBEAT_INTERVAL"))
+
+    @property
+    def NODE_FAILURE_THRESHOLD(self) -> int:
+        return int(self.get("NODE_FAILURE_THRESHOLD"))
+
+    @property
+    def HEALTH_PROBE_TIMEOUT(self) -> int:
+        return int(self.get("HEALTH_PROBE_TIMEOUT"))
+
+    @property
+    def HEALTH_PROBE_SLOW(self) -> int:
+        return int(self.get("HEALTH_PROBE_SLOW"))
+
+    @property
+    def RETENTION_DAYS(self) -> dict[str, float | None]:
+        """Days kept per category: the defaults with the user's entries merged over them."""
+        user = self.user_settings().get("RETENTION_DAYS") or {}
+        return {**DEFAULTS["RETENTION_DAYS"], **user}
+
+    @property
+    def RETENTION_BATCH_SIZE(self) -> int:
+        return int(self.get("RETENTION_BATCH_SIZE"))
+
+    @property
+    def RETENTION_INTERVAL(self) -> int:
+        return int(self.get("RETENTION_INTERVAL"))
 
 
 def log_level_number(value: object) -> int | None:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 
-from django.db import connections, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -425,11 +425,21 @@ class CategorySequence(models.Model):
             )
 
 
+def heartbeat_window() -> timedelta:
+    """How long a node may stay silent before it is failed: the missed heartbeats allowed."""
+    return timedelta(milliseconds=conf.HEARTBEAT_INTERVAL * conf.NODE_FAILURE_THRESHOLD)
+
+
 class NodeQuerySet(models.QuerySet["Node"]):
+    def alive(self) -> NodeQuerySet:
+        """Nodes that heartbeat within the window and have neither failed nor stopped."""
+        return self.filter(
+            last_heartbeat_at__gte=timezone.now() - heartbeat_window()
+        ).exclude(status__in=GONE)
+
     def connected_names(self, exclude: str | None = None) -> list[str]:
-        """Names of the nodes seen within three health intervals, except ``exclude``."""
-        window = timedelta(milliseconds=3 * conf.HEALTH_BROADCAST_INTERVAL)
-        recent = self.filter(last_heartbeat_at__gte=timezone.now() - window)
+        """Names of the alive nodes (see ``alive``), except ``exclude``."""
+        recent = self.alive()
         if exclude:
             recent = recent.exclude(name=exclude)
         return list(recent.order_by("name").values_list("name", flat=True))
@@ -443,6 +453,7 @@ class Node(models.Model):
         DEGRADED = "degraded"
         UNHEALTHY = "unhealthy"
         FAILED = "failed"
+        STOPPED = "stopped"
         UNKNOWN = "unknown"
 
     name = models.CharField(max_length=255, unique=True)
@@ -454,6 +465,9 @@ class Node(models.Model):
     )
     started_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    status_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the status last changed."
+    )
     metadata = models.JSONField(default=dict, blank=True)
     config = models.JSONField(
         null=True,
@@ -471,19 +485,24 @@ class Node(models.Model):
 
     @classmethod
     def heartbeat(cls, name: str, role: str = "", **metadata: Any) -> Node:
-        """Record that ``name`` is alive now."""
+        """Record that ``name`` is alive now; ``metadata`` is merged into what it had."""
         now = timezone.now()
-        node, created = cls.objects.update_or_create(
-            name=name,
-            defaults={"last_heartbeat_at": now, "role": role, "metadata": metadata},
-            create_defaults={
-                "last_heartbeat_at": now,
-                "role": role,
-                "metadata": metadata,
-                "started_at": now,
-                "status": cls.Status.HEALTHY,
-            },
-        )
+        with transaction.atomic(using=router.db_for_write(cls)):
+            node, created = cls.objects.select_for_update().get_or_create(
+                name=name,
+                defaults={
+                    "last_heartbeat_at": now,
+                    "role": role,
+                    "metadata": metadata,
+                    "started_at": now,
+                    "status": cls.Status.HEALTHY,
+                },
+            )
+            if not created:
+                node.last_heartbeat_at = now
+                node.role = role or node.role
+                node.metadata = {**node.metadata, **metadata}
+                node.save(update_fields=["last_heartbeat_at", "role", "metadata"])
         return node
 
 
@@ -567,3 +586,116 @@ class OccurrenceWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+#: Statuses of a node that is not in the cluster any more.
+GONE = (Node.Status.FAILED, Node.Status.STOPPED)
+
+
+class ComponentStatus(models.Model):
+    """The last status seen of one component of one node, so any process sees changes."""
+
+    node = models.CharField(max_length=255)
+    component = models.CharField(max_length=100)
+    status = models.CharField(max_length=16)
+    changed_at = models.DateTimeField()
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["node", "component"], name="opsmsg_component_status_unique"
+            ),
+        ]
+        verbose_name_plural = "component statuses"
+
+    def __str__(self) -> str:
+        return f"{self.component}@{self.node}: {self.status}"
+
+    @classmethod
+    def record(
+        cls, node: str, component: str, status: str
+    ) -> tuple[str | None, str] | None:
+        """Store ``status``; return ``(previous, status)`` if it changed, else None.
+
+        ``previous`` is None the first time the component is seen. The change is taken
+        with a conditional UPDATE, so of two processes recording the same change only one
+        gets it back.
+        """
+        for _attempt in range(3):
+            now = timezone.now()
+            rows = cls.objects.filter(node=node, component=component)
+            previous = rows.values_list("status", flat=True).first()
+            if previous is None:
+                try:
+                    with transaction.atomic(using=router.db_for_write(cls)):
+                        cls.objects.create(
+                            node=node,
+                            component=component,
+                            status=status,
+                            changed_at=now,
+                            checked_at=now,
+                        )
+                except IntegrityError:
+                    continue  # created meanwhile by another process: read it again
+                return (None, status)
+            if previous == status:
+                rows.update(checked_at=now)
+                return None
+            if rows.filter(status=previous).update(
+                status=status, changed_at=now, checked_at=now
+            ):
+                return (previous, status)
+        return None
+
+
+class PeriodicRun(models.Model):
+    """The last claimed run of one periodic job, so that each period runs once.
+
+    Two beat processes started by mistake send every periodic task twice; only the first
+    task of each period claims the run (see ``claim``) and the other does nothing.
+    """
+
+    #: A run is claimed only if the last one was sent at least this fraction of the
+    #: interval before. One scheduler sends a full interval apart, so it always claims;
+    #: a second one, out of phase, is refused (above 0.5 the two cannot alternate).
+    SPACING = 0.9
+
+    name = models.CharField(max_length=100, unique=True)
+    last_sent_at = models.DateTimeField(
+        help_text="When the claimed run was sent by the scheduler."
+    )
+    last_run_at = models.DateTimeField()
+    node = models.CharField(max_length=255, help_text="The node that ran it.")
+    state = models.JSONField(
+        default=dict, blank=True, help_text="What the job keeps between runs."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name} sent at {self.last_sent_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def claim(
+        cls, name: str, sent_at: datetime, interval_ms: int, node: str
+    ) -> PeriodicRun | None:
+        """Claim the run of ``name`` sent at ``sent_at``; None if this period already ran."""
+        now = timezone.now()
+        earliest_previous = sent_at - timedelta(milliseconds=interval_ms * cls.SPACING)
+        if cls.objects.filter(name=name, last_sent_at__lte=earliest_previous).update(
+            last_sent_at=sent_at, last_run_at=now, node=node
+        ):
+            return cls.objects.get(name=name)
+        if cls.objects.filter(name=name).exists():
+            return None
+        try:
+            with transaction.atomic(using=router.db_for_write(cls)):
+                return cls.objects.create(
+                    name=name, last_sent_at=sent_at, last_run_at=now, node=node
+                )
+        except IntegrityError:
+            return None  # the first run was claimed by another process
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Keep ``state`` for the next run."""
+        self.state = state
+        PeriodicRun.objects.filter(pk=self.pk).update(state=state)

@@ -253,8 +253,8 @@ def _cluster_health(
     degraded = _node_list(fields.pop("degraded_nodes", ()), "degraded_nodes")
     every = list(dict.fromkeys([*known, *failed]))
     healthy = [n for n in every if n not in failed and n not in degraded]
-    has_quorum = len(every) == 0 or (len(every) - len(failed)) * 2 > len(every)
-    if failed and not has_quorum:
+    quorum = quorum_status(len(every), len(failed))
+    if failed and quorum == "lost":
         status = "unhealthy"
     elif failed or degraded:
         status = "degraded"
@@ -266,11 +266,16 @@ def _cluster_health(
         len(every),
         degraded_nodes=degraded,
         unhealthy_nodes=failed,
-        quorum_status="available" if has_quorum else "lost",
+        quorum_status=quorum,
         event_type=event_type,
         **fields,
     )
     return envelope_for(payload, **env)
+
+
+def quorum_status(total: int, failed: int) -> str:
+    """Return ``available`` while a strict majority of ``total`` nodes is up, else ``lost``."""
+    return "available" if total == 0 or (total - failed) * 2 > total else "lost"
 
 
 def _health_update(
@@ -871,6 +876,7 @@ __all__ = [
     "is_compatible",
     "metrics_broadcast_interval",
     "publish",
+    "quorum_status",
     "reset",
     "validate_messaging_compatibility",
 ]

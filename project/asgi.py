@@ -20,6 +20,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from opsmessaging.capture.lifecycle import LifespanMiddleware  # noqa: E402
 from opsmessaging.routing import websocket_application  # noqa: E402
+from project.lifecycle import start_background  # noqa: E402
 
 application = LifespanMiddleware(
     ProtocolTypeRouter(
@@ -32,3 +33,4 @@ application = LifespanMiddleware(
     ),
     role="web",
 )
+start_background("web")

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_celery_beat",
     "opsmessaging",
     "project",
 ]
@@ -135,6 +136,32 @@ OPSMESSAGING = {
     "SYSTEM_NAME": "opsmessaging_demo",
     "SYSTEM_VERSION": "0.1.0",
 }
+# Node membership and probe timing, when given (else the app's defaults).
+OPSMESSAGING.update(
+    {
+        key: int(os.environ[f"OPSMESSAGING_{key}"])
+        for key in (
+            "HEARTBEAT_INTERVAL",
+            "NODE_FAILURE_THRESHOLD",
+            "HEALTH_PROBE_TIMEOUT",
+            "HEALTH_PROBE_SLOW",
+        )
+        if os.environ.get(f"OPSMESSAGING_{key}")
+    }
+)
+
+# Celery (project/celery.py): Redis when REDIS_URL (or CELERY_BROKER_URL) is set, else the
+# in-memory broker of the embedded default, whose worker and beat run inside the server.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"polling_interval": 0.1} if CELERY_BROKER_URL.startswith("memory://") else {}
+)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = os.environ.get(
+    "CELERY_BEAT_SCHEDULER", "celery.beat:PersistentScheduler"
+)
 
 LOGGING = {
     "version": 1,
@@ -144,6 +171,10 @@ LOGGING = {
         # Warnings and errors of every logger become `logging` messages.
         "opsmessaging": {"class": "opsmessaging.capture.logging.OpsMessagingHandler"},
     },
-    "root": {"handlers": ["opsmessaging"], "level": "WARNING"},
-    "loggers": {"opsmessaging": {"handlers": ["console"], "level": "INFO"}},
+    # Console for people (and Celery's own output), opsmessaging for the store: the handler
+    # keeps only records at or above OPSMESSAGING["LOG_CAPTURE_LEVEL"].
+    "root": {"handlers": ["console", "opsmessaging"], "level": "INFO"},
+    "loggers": {
+        "opsmessaging": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -14,6 +14,8 @@ from opsmessaging import pubsub
 from opsmessaging.capture.logging import OpsMessagingHandler
 
 REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
+# Importing project.asgi must not start the demo's heartbeat and embedded Celery threads.
+os.environ.setdefault("DEMO_BACKGROUND_THREADS", "0")
 
 # Server threads of live tests must not keep connections open, or the test database
 # cannot be dropped at the end of the run.

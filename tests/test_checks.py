@@ -129,3 +129,28 @@ def test_bad_capture_count_hint_gives_the_default():
 )
 def test_integrity_settings_are_checked(value, expected):
     assert ids(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"HEARTBEAT_INTERVAL": 0}, ["opsmessaging.E201"]),
+        ({"NODE_FAILURE_THRESHOLD": "3"}, ["opsmessaging.E201"]),
+        ({"HEALTH_PROBE_TIMEOUT": -1}, ["opsmessaging.E201"]),
+        ({"RETENTION_BATCH_SIZE": 0}, ["opsmessaging.E201"]),
+        ({"RETENTION_DAYS": [7]}, ["opsmessaging.E202"]),
+        ({"RETENTION_DAYS": {"events": 7}}, ["opsmessaging.E202"]),
+        ({"RETENTION_DAYS": {"metrics": 0}}, ["opsmessaging.E202"]),
+        ({"RETENTION_DAYS": {"metrics": True}}, ["opsmessaging.E202"]),
+        ({"RETENTION_DAYS": {"metrics": 0.5, "audit": None}}, []),
+    ],
+)
+def test_bad_schedule_values_are_reported_with_ids(value, expected):
+    assert ids(value) == [] and [m.id for m in _schedule_checks(value)] == expected
+
+
+def _schedule_checks(value: object) -> list:
+    from opsmessaging.checks import check_schedule_settings
+
+    with override_settings(OPSMESSAGING=value):
+        return check_schedule_settings()

@@ -13,6 +13,7 @@ from django.utils import timezone
 from opsmessaging import pubsub
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import CategorySequence, Message, Node, OccurrenceWindow
+from tests.concurrency import run_together
 
 
 @pytest.mark.django_db
@@ -294,3 +295,39 @@ def test_occurrence_window_keeps_keys_apart():
         ("b", 1),
     ]
     assert str(OccurrenceWindow.objects.get(key="a")) == "a: 2"
+
+
+@pytest.mark.django_db
+def test_component_status_record_returns_only_changes():
+    from opsmessaging.models import ComponentStatus
+
+    assert ComponentStatus.record("n@h", "db", "healthy") == (None, "healthy")
+    assert ComponentStatus.record("n@h", "db", "healthy") is None
+    assert ComponentStatus.record("n@h", "db", "degraded") == ("healthy", "degraded")
+    assert ComponentStatus.record("m@h", "db", "degraded") == (None, "degraded")
+    row = ComponentStatus.objects.get(node="n@h", component="db")
+    assert row.status == "degraded"
+    assert row.checked_at >= row.changed_at
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_component_status_change_is_returned_to_one_of_concurrent_recorders():
+    from opsmessaging.models import ComponentStatus
+
+    ComponentStatus.record("n@h", "db", "healthy")
+    changes = run_together(6, lambda: ComponentStatus.record("n@h", "db", "unhealthy"))
+    assert [c for c in changes if c is not None] == [("healthy", "unhealthy")]
+
+
+@pytest.mark.django_db
+def test_alive_nodes_exclude_failed_stopped_and_silent_ones(settings):
+    settings.OPSMESSAGING = {"HEARTBEAT_INTERVAL": 1000, "NODE_FAILURE_THRESHOLD": 2}
+    for name in ("a@h", "b@h", "c@h", "d@h"):
+        Node.heartbeat(name)
+    Node.objects.filter(name="b@h").update(status=Node.Status.FAILED)
+    Node.objects.filter(name="c@h").update(status=Node.Status.STOPPED)
+    Node.objects.filter(name="d@h").update(
+        last_heartbeat_at=timezone.now() - timedelta(seconds=2.5)
+    )
+    assert list(Node.objects.alive().values_list("name", flat=True)) == ["a@h"]

@@ -80,13 +80,10 @@ def report_config_change(node_name: str) -> Any:
 
 @guarded
 def register_node(role: str, metadata: Mapping[str, Any] | None = None) -> str:
-    """Record this node in the registry (``Node.heartbeat``) and return its name."""
-    from opsmessaging.helpers import this_node
-    from opsmessaging.models import Node
+    """Record this node in the registry (``nodes.heartbeat``) and return its name."""
+    from opsmessaging import nodes
 
-    name = this_node()
-    Node.heartbeat(name, role=role, **dict(metadata or {}))
-    return name
+    return nodes.heartbeat(role, **dict(metadata or {})).name
 
 
 def startup(role: str = "web", metadata: Mapping[str, Any] | None = None) -> None:

@@ -188,4 +188,7 @@ ALERT_TYPE_CATEGORIES = {
     "process_failure": "system",
     "resource_critical": "performance",
     "resource_warning": "performance",
+    # Recoveries announced by the scheduled health and metrics runs.
+    "health_recovered": "system",
+    "resource_recovered": "performance",
 }

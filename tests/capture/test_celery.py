@@ -151,7 +151,7 @@ def test_a_worker_process_announces_its_lifecycle_and_failed_tasks():
     assert logged["payload"]["pid"] == processes[0]["payload"]["pid"]
     assert logged["payload"]["level"] == "error"
     node = Node.objects.get(name="worker1@testhost")
-    assert (node.role, node.metadata) == (
+    assert (node.role, node.metadata["celery_hostname"]) == (
         "worker",
-        {"celery_hostname": "capture1@testhost"},
+        "capture1@testhost",
     )

@@ -22,6 +22,13 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TYPE": "combined_node",
     # Largest accepted payload, in bytes of its JSON encoding.
     "MAX_PAYLOAD_BYTES": 64 * 1024,
+    # HTTP API (opsmessaging.api): messages per page by default and at most (``limit``).
+    "API_PAGE_SIZE": 50,
+    "API_MAX_PAGE_SIZE": 1000,
+    # Most events in one ``POST messages/batch/``.
+    "API_MAX_BATCH_SIZE": 500,
+    # Broadcasts (POST) per user, as "<count>/<second|minute|hour|day>"; None: no limit.
+    "API_WRITE_THROTTLE_RATE": "120/minute",
 }
 
 
@@ -59,6 +66,23 @@ class Settings:
     @property
     def MAX_PAYLOAD_BYTES(self) -> int:
         return int(self.get("MAX_PAYLOAD_BYTES"))
+
+    @property
+    def API_PAGE_SIZE(self) -> int:
+        return int(self.get("API_PAGE_SIZE"))
+
+    @property
+    def API_MAX_PAGE_SIZE(self) -> int:
+        return int(self.get("API_MAX_PAGE_SIZE"))
+
+    @property
+    def API_MAX_BATCH_SIZE(self) -> int:
+        return int(self.get("API_MAX_BATCH_SIZE"))
+
+    @property
+    def API_WRITE_THROTTLE_RATE(self) -> str | None:
+        value = self.get("API_WRITE_THROTTLE_RATE")
+        return value if value is None else str(value)
 
 
 conf = Settings()

@@ -26,6 +26,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "opsmessaging",
     "project",
 ]
@@ -114,6 +118,31 @@ OPSMESSAGING = {
         "OPSMESSAGING_METRICS_BROADCAST_INTERVAL", 60_000
     ),
     "NODE_NAME": os.environ.get("OPSMESSAGING_NODE_NAME") or None,
+}
+
+# The HTTP API (opsmessaging.api): token first, so that an anonymous request gets a 401
+# with ``WWW-Authenticate: Token``; the browser's session works too.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "opsmessaging API",
+    "DESCRIPTION": "Operational messages: history, broadcasting, the payload catalogue "
+    "and the compatibility status. Authenticate with a session or "
+    "`Authorization: Token <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PayloadTypeEnum": "opsmessaging.api.serializers.PAYLOAD_TYPE_NAMES",
+        "SeverityEnum": "opsmessaging.api.filters.SEVERITY_LABELS",
+    },
 }
 
 LOGGING = {

@@ -30,7 +30,9 @@ from opsmessaging.helpers import (
 from opsmessaging.severity import Severity, normalise_severity
 
 IDENTIFIER_MAX_LENGTH = 200
-_IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/\-]*$")
+#: A name (component, metric, ...), also published in the JSON Schemas.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@/\-]*$"
+_IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
 
 
 class Kind(enum.StrEnum):
@@ -295,7 +297,7 @@ class PayloadType:
     def has_node(self) -> bool:
         return "node" in self.field_map
 
-    def new(self, **values: Any) -> Payload:
+    def new(self, /, **values: Any) -> Payload:
         """Build a validated payload: defaults for absent fields, ``InvalidMessage`` if bad."""
         unknown = [name for name in values if name not in self.field_map]
         now = current_timestamp()  # every defaulted time field of one payload shares it

@@ -4,6 +4,12 @@ Pages are ordered by ``id``, which is unique and grows with every stored message
 keyset condition is the single-column ``id < <last id of the previous page>`` and every
 page costs one index range scan of ``limit + 1`` rows, on page 1 as on page 10,000. New
 messages never shift the pages a client is walking through.
+
+Within one category the key is ``sequence`` instead: it is unique there and in the same
+order as ``id`` (both follow commit order), and the ``(category, sequence)`` and
+``(category, topic, sequence)`` indexes then serve the category, topic and ``after``
+filters in page order. Ordered by ``id``, a topic or ``after`` filter would make
+PostgreSQL collect and sort every matching row, or scan past the ones it skips.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from rest_framework.response import Response
 
 from opsmessaging.conf import conf
 
-#: ``order`` values and the ordering each means.
-ORDERS = {"newest": "-id", "oldest": "id"}
+#: ``order`` values and the direction each means.
+ORDERS = {"newest": "-", "oldest": ""}
 _POSITION_RE = re.compile(r"[0-9]{1,19}")
 _MAX_ID = 2**63 - 1
 
@@ -32,7 +38,7 @@ class MessageCursorPagination(CursorPagination):
     CSV or CloudEvents export can be followed too.
     """
 
-    ordering = ORDERS["newest"]
+    ordering = "-id"
     page_size_query_param = "limit"
     page_size_query_description = "Messages per page."
     cursor_query_description = (
@@ -57,12 +63,15 @@ class MessageCursorPagination(CursorPagination):
     def get_ordering(
         self, request: Request, queryset: QuerySet[Any], view: Any
     ) -> tuple[str, ...]:
-        order = request.query_params.get(self.order_query_param, "newest")
-        return (ORDERS.get(order, ORDERS["newest"]),)
+        direction = ORDERS.get(
+            request.query_params.get(self.order_query_param, "newest"), "-"
+        )
+        key = "sequence" if request.query_params.get("category") else "id"
+        return (f"{direction}{key}",)
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         cursor: Cursor | None = super().decode_cursor(request)
-        # The position goes into an id comparison: refuse anything but an id.
+        # The position goes into an id or sequence comparison: refuse anything else.
         if cursor is not None and cursor.position is not None:
             position = str(cursor.position)
             if not _POSITION_RE.fullmatch(position) or int(position) > _MAX_ID:

@@ -88,6 +88,8 @@ def field_schema(field: Field) -> dict[str, Any]:
         schema.update(_bounds(field))
     if field.choices:
         schema["enum"] = list(field.choices)
+    if field.required and field.kind is Kind.ANY:
+        schema["not"] = {"type": "null"}
     if not field.required and field.kind is not Kind.ANY:
         schema["type"] = [schema["type"], "null"]
         if "enum" in schema:

@@ -35,7 +35,11 @@ SCENARIOS = [
     ("min_severity=warning", "min_severity=warning", (1, PAGE)),
     ("node=web1@bench (any node field)", "node=web1@bench", (1, PAGE)),
     ("payload_type=SystemAlert", "payload_type=SystemAlert", (1,)),
-    ("category=alerts&order=oldest&after=500", "category=alerts&order=oldest&after=500", (1,)),
+    (
+        "category=alerts&order=oldest&after=500",
+        "category=alerts&order=oldest&after=500",
+        (1,),
+    ),
     ("since (the newest 99.5%)", "since=2026-01-01T00:00:05Z", (1, PAGE)),
     ("until (the oldest 5,000)", "until=2026-01-01T00:00:05Z", (1,)),
 ]
@@ -241,7 +245,9 @@ def main() -> None:
             f"{small[name]['p95_ms']:>7.2f}ms  {figures['p50_ms']:>7.2f}ms  "
             f"{figures['p95_ms']:>7.2f}ms  {ratio:>5.2f}"
         )
-    print(f"(small = {args.small:,} messages, large = {args.large:,}; target ratio < 1.5)")
+    print(
+        f"(small = {args.small:,} messages, large = {args.large:,}; target ratio < 1.5)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     _reset(connection)

@@ -5,7 +5,8 @@ publishes these, and anything that validates or publishes schemas should build o
 
 A payload schema describes both what a producer sends and what is stored: ``required``
 lists the fields a producer must give (required, with no default); a field the catalogue
-requires is never null; the others may be null or absent and take their default.
+requires is never null; the others may be null or absent and take their default. No string may contain U+0000;
+the schemas say so for string fields but not inside free-form objects.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ from opsmessaging.helpers import NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:opsmessaging:payload:"
 
+#: No string may hold U+0000 (PostgreSQL cannot store it); a required one not only space.
+_NO_NUL = r"^[^\u0000]*$"
+_NOT_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+
 _KIND_SCHEMAS: dict[Kind, dict[str, Any]] = {
-    Kind.STRING: {"type": "string"},
+    Kind.STRING: {"type": "string", "pattern": _NO_NUL},
     Kind.IDENTIFIER: {
         "type": "string",
         "minLength": 1,
@@ -55,7 +60,7 @@ _KIND_SCHEMAS: dict[Kind, dict[str, Any]] = {
 def _value_schema(kind: Kind, *, non_blank: bool) -> dict[str, Any]:
     schema = dict(_KIND_SCHEMAS[kind])
     if kind is Kind.STRING and non_blank:
-        schema.update(minLength=1, pattern=r"\S")
+        schema.update(minLength=1, pattern=_NOT_BLANK)
     return schema
 
 

@@ -106,3 +106,21 @@ def test_a_payload_field_called_self_is_an_unknown_field_not_a_crash():
     with pytest.raises(InvalidMessage) as caught:
         pubsub.broadcast_typed("SystemAlert", {**ALERT, "self": 1})
     assert list(caught.value.errors) == ["payload.self"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({**ALERT, "title": "a\x00b"}, "payload.title"),
+        ({**ALERT, "metadata": {"k": ["ok", "a\x00"]}}, "payload.metadata.k[1]"),
+        ({**ALERT, "metadata": {"a\x00": 1}}, "payload.metadata"),
+    ],
+)
+def test_a_nul_character_is_bad_input_not_a_store_failure(payload, field):
+    # PostgreSQL cannot store U+0000: it is refused before the store is reached.
+    with pytest.raises(InvalidMessage) as caught:
+        pubsub.broadcast_typed("SystemAlert", payload)
+    assert caught.value.errors == {
+        field: ["must not contain the NUL character (U+0000)"]
+    }
+    assert Message.objects.count() == 0

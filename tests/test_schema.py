@@ -14,6 +14,7 @@ from opsmessaging.exceptions import InvalidMessage
 
 TYPES = all_types()
 TIME = "2026-01-02T03:04:05.678Z"
+NO_NUL = r"^[^\u0000]*$"
 
 _SAMPLES: dict[Kind, Any] = {
     Kind.STRING: "x",
@@ -31,7 +32,7 @@ _SAMPLES: dict[Kind, Any] = {
 
 #: Values each kind must refuse, in JSON.
 _BAD: dict[Kind, list[Any]] = {
-    Kind.STRING: [5, True, [], {}],
+    Kind.STRING: [5, True, [], {}, "a\x00b"],
     Kind.IDENTIFIER: ["has space", "", "x" * 201, 5, "-leading"],
     Kind.IP_ADDRESS: ["999.1.1.1", "host", 5],
     Kind.NODE: ["bad node", "", "a@", "@b", 5],
@@ -163,15 +164,25 @@ def test_payload_schema_of_system_alert():
             },
             "severity": {
                 "type": "string",
+                "pattern": NO_NUL,
                 "enum": ["info", "warning", "error", "critical"],
             },
             "category": {
                 "type": "string",
+                "pattern": NO_NUL,
                 "enum": ["system", "performance", "security", "data", "network"],
             },
-            "title": {"type": "string", "minLength": 1, "pattern": r"\S"},
-            "description": {"type": ["string", "null"]},
-            "source": {"type": ["string", "null"], "default": "opsmessaging"},
+            "title": {
+                "type": "string",
+                "pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$",
+                "minLength": 1,
+            },
+            "description": {"type": ["string", "null"], "pattern": NO_NUL},
+            "source": {
+                "type": ["string", "null"],
+                "pattern": NO_NUL,
+                "default": "opsmessaging",
+            },
             "node": {
                 "type": ["string", "null"],
                 "minLength": 1,

@@ -86,18 +86,28 @@ class MessageQuerySerializer(serializers.Serializer[Any]):
         default="newest",
         help_text="`newest` first (the default) or `oldest` first.",
     )
-    limit = serializers.IntegerField(
-        required=False,
-        min_value=1,
-        help_text="Messages per page (default `OPSMESSAGING['API_PAGE_SIZE']`, at most "
-        "`OPSMESSAGING['API_MAX_PAGE_SIZE']`).",
-    )
 
-    def validate_limit(self, value: int) -> int:
-        if value > conf.API_MAX_PAGE_SIZE:
-            raise serializers.ValidationError(
-                f"Ensure this value is less than or equal to {conf.API_MAX_PAGE_SIZE}."
-            )
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        # Built here so that its maximum (validated and documented) follows the setting.
+        fields["limit"] = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=conf.API_MAX_PAGE_SIZE,
+            help_text="Messages per page (default `OPSMESSAGING['API_PAGE_SIZE']`).",
+        )
+        return fields
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # DRF would read an empty parameter as an absent one: say it is wrong instead.
+        blank = {
+            name: ["May not be blank: leave the parameter out instead."]
+            for name in self.fields
+            if hasattr(data, "get") and data.get(name) == ""
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        value: dict[str, Any] = super().to_internal_value(data)
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

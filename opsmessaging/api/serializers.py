@@ -114,21 +114,34 @@ class BroadcastSerializer(serializers.Serializer[Any]):
     )
     topic = serializers.CharField(
         required=False,
+        min_length=1,
         trim_whitespace=False,
         help_text="Defaults to the payload type's topic.",
     )
     category = serializers.CharField(
         required=False,
+        min_length=1,
         trim_whitespace=False,
         help_text="Optional; refused when it is not the payload type's category.",
     )
     node = serializers.CharField(
         required=False,
+        min_length=1,
         trim_whitespace=False,
         help_text="Defaults to the payload's node, then this server's node name.",
     )
-    source_node = serializers.CharField(required=False, trim_whitespace=False)
-    originating_node = serializers.CharField(required=False, trim_whitespace=False)
+    source_node = serializers.CharField(
+        required=False,
+        min_length=1,
+        trim_whitespace=False,
+        help_text="Defaults to this server's node name.",
+    )
+    originating_node = serializers.CharField(
+        required=False,
+        min_length=1,
+        trim_whitespace=False,
+        help_text="Defaults to the payload's originating node, then this server's.",
+    )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         if isinstance(data, Mapping):

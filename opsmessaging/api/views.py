@@ -7,6 +7,7 @@ not see does not exist for them), broadcasting through ``pubsub`` after
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,7 +20,12 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -111,11 +117,15 @@ _WRITE_ERRORS = {
 
 
 class JSONErrorsMixin:
-    """Answer errors in JSON whatever format was asked, and ``InvalidMessage`` with 400."""
+    """Answer errors in JSON whatever format was asked; every 400 maps fields to reasons."""
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, InvalidMessage):
             exc = ValidationError(exc.errors)
+        elif isinstance(
+            exc, ParseError
+        ):  # a body that is not JSON: a 400 like the others
+            exc = ValidationError({"non_field_errors": [str(exc.detail)]})
         response: Response = super().handle_exception(exc)  # type: ignore[misc]
         return response
 
@@ -229,17 +239,23 @@ class MessageViewSet(
     filter_backends = [MessageFilter]
     permission_classes = [MessagePermission]
     parser_classes = [JSONParser]
-    lookup_value_regex = "[0-9]+"
+    # Any path segment reaches the view, so that a non-number is a JSON 404 too.
+    lookup_value_regex = "[^/]+"
     schema = MessageAutoSchema()
 
     def get_queryset(self) -> QuerySet[Message]:
         return filter_viewable(Message.objects.all(), self.request.user)
 
+    def get_object(self) -> Message:
+        if not re.fullmatch(r"[0-9]+", self.kwargs["pk"]):
+            raise NotFound("No Message matches the given query.")
+        return super().get_object()
+
     def get_renderers(self) -> list[BaseRenderer]:
         classes: list[type[BaseRenderer]] = [JSONRenderer]
-        if self.action == "list":
+        if self.action in ("list", None):  # None: a method it refuses (405 in JSON)
             classes += [MessageCSVRenderer, CloudEventsBatchRenderer]
-        elif self.action == "retrieve":
+        if self.action in ("retrieve", None):
             classes += [CloudEventRenderer]
         return [renderer() for renderer in classes]
 

@@ -56,7 +56,9 @@ def to_json_value(value: Any, path: str) -> Any:
 
     Aware datetimes become wire timestamps, enums their values, tuples lists.
     """
-    if value is None or isinstance(value, bool | str):
+    if isinstance(value, str):
+        return _without_nul(value, path)
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, enum.Enum):
         return to_json_value(value.value, path)
@@ -79,6 +81,7 @@ def to_json_value(value: Any, path: str) -> Any:
                 key = key.value
             if not isinstance(key, str):
                 raise InvalidMessage(f"object keys must be strings, got {key!r}", path)
+            _without_nul(key, path)
             out[key] = to_json_value(item, f"{path}.{key}")
         return out
     if isinstance(value, list | tuple):
@@ -88,6 +91,14 @@ def to_json_value(value: Any, path: str) -> Any:
     raise InvalidMessage(
         f"value of type {type(value).__name__} is not JSON-serialisable", path
     )
+
+
+def _without_nul(text: str, path: str) -> str:
+    # PostgreSQL cannot store U+0000 in text or jsonb: refuse it here, as bad input,
+    # rather than let the store fail.
+    if "\x00" in text:
+        raise InvalidMessage("must not contain the NUL character (U+0000)", path)
+    return text
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,7 @@ def _clean_kind(kind: Kind, value: Any, path: str, required: bool) -> Any:
             raise InvalidMessage(f"must be a string, got {type(value).__name__}", path)
         if required and not value.strip():
             raise InvalidMessage("must not be empty", path)
-        return value
+        return _without_nul(value, path)
     if kind is Kind.IDENTIFIER:
         if (
             not isinstance(value, str)

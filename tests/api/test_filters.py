@@ -158,3 +158,12 @@ def test_a_bad_filter_value_is_a_400_naming_it(reader, query, errors):
 def test_unknown_parameters_are_ignored(reader):
     one = alert("one")
     assert ids(reader, "colour=red") == [one.id]
+
+
+def test_a_blank_parameter_is_a_400_not_an_absent_one(reader):
+    response = reader.get(URL + "messages/?until=&topic=")
+    assert response.status_code == 400
+    assert response.json() == {
+        "topic": ["May not be blank: leave the parameter out instead."],
+        "until": ["May not be blank: leave the parameter out instead."],
+    }

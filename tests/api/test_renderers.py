@@ -146,3 +146,9 @@ def test_cloudevent_of_one_message_carries_its_severity(reader):
 
 def test_an_unknown_format_is_404(reader):
     assert reader.get(URL + "messages/?format=xml").status_code == 404
+
+
+def test_an_unsupported_method_is_405_whatever_the_format(admin):
+    response = admin.generic("TRACE", URL + "messages/?format=cloudevents")
+    assert response.status_code == 405
+    assert response.json() == {"detail": 'Method "TRACE" not allowed.'}

@@ -665,3 +665,19 @@ def test_type_detail_of_an_unknown_type_is_404(reader):
 
 def test_types_need_authentication(client):
     assert client.get(URL + "types/").status_code == 401
+
+
+def test_a_body_that_is_not_json_is_a_400_like_the_others(writer):
+    response = writer.post(URL + "messages/", b"\x00", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": [
+            "JSON parse error - Expecting value: line 1 column 1 (char 0)"
+        ]
+    }
+
+
+def test_a_detail_path_that_is_not_a_number_is_a_json_404(reader):
+    response = reader.get(URL + "messages/null,null/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No Message matches the given query."}

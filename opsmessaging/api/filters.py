@@ -102,7 +102,7 @@ class MessageQuerySerializer(serializers.Serializer[Any]):
         # DRF would read an empty parameter as an absent one: say it is wrong instead.
         blank = {
             name: ["May not be blank: leave the parameter out instead."]
-            for name in self.fields
+            for name in self.fields.keys()
             if hasattr(data, "get") and data.get(name) == ""
         }
         if blank:

@@ -100,10 +100,11 @@ class MessageQuerySerializer(serializers.Serializer[Any]):
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         # DRF would read an empty parameter as an absent one: say it is wrong instead.
+        items = data.items() if hasattr(data, "items") else ()
         blank = {
             name: ["May not be blank: leave the parameter out instead."]
-            for name in self.fields.keys()
-            if hasattr(data, "get") and data.get(name) == ""
+            for name, value in items
+            if name in self.fields and value == ""
         }
         if blank:
             raise serializers.ValidationError(blank)

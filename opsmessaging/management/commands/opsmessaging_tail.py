@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection
 from django.db.models import Q
 
+from opsmessaging.catalogue import get_type
 from opsmessaging.categories import Category
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import current_timestamp, format_timestamp, parse_timestamp
@@ -188,10 +189,13 @@ class Command(BaseCommand):
 
     def _line(self, message: Message) -> str:
         severity = "-" if message.severity is None else Severity(message.severity).label
+        # In the type's declared order: the database may keep JSON keys in another.
+        names = [*get_type(message.payload_type).field_names, *message.payload]
         fields = " ".join(
             f"{name}={value if isinstance(value, str) else json.dumps(value)}"
-            for name, value in message.payload.items()
-            if value is not None and name not in _SHOWN_ELSEWHERE
+            for name in dict.fromkeys(names)
+            if (value := message.payload.get(name)) is not None
+            and name not in _SHOWN_ELSEWHERE
         )
         if len(fields) > SUMMARY_LENGTH:
             fields = fields[: SUMMARY_LENGTH - 1] + "…"

@@ -59,8 +59,17 @@ class _CloudEventsRenderer(BaseRenderer):
     format = "cloudevents"
     charset = None  # JSON is UTF-8 by definition
 
-    def _json(self, value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    def events(self, data: Any) -> Any:
+        raise NotImplementedError
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        events = self.events(data)
+        return json.dumps(events, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class CloudEventRenderer(_CloudEventsRenderer):
@@ -68,13 +77,8 @@ class CloudEventRenderer(_CloudEventsRenderer):
 
     media_type = cloudevents.MEDIA_TYPE
 
-    def render(
-        self,
-        data: Any,
-        accepted_media_type: str | None = None,
-        renderer_context: Mapping[str, Any] | None = None,
-    ) -> bytes:
-        return self._json(cloudevents.to_cloudevent(data))
+    def events(self, data: Any) -> dict[str, Any]:
+        return cloudevents.to_cloudevent(data)
 
 
 class CloudEventsBatchRenderer(_CloudEventsRenderer):
@@ -82,10 +86,5 @@ class CloudEventsBatchRenderer(_CloudEventsRenderer):
 
     media_type = cloudevents.BATCH_MEDIA_TYPE
 
-    def render(
-        self,
-        data: Any,
-        accepted_media_type: str | None = None,
-        renderer_context: Mapping[str, Any] | None = None,
-    ) -> bytes:
-        return self._json([cloudevents.to_cloudevent(m) for m in _messages(data)])
+    def events(self, data: Any) -> list[dict[str, Any]]:
+        return [cloudevents.to_cloudevent(m) for m in _messages(data)]

@@ -101,6 +101,13 @@ class PayloadTypeNameField(serializers.CharField):
     """A payload type's name, checked by the catalogue (whose error lists the names)."""
 
 
+def _option(help_text: str) -> serializers.CharField:
+    """An optional envelope option of a broadcast, checked by the catalogue."""
+    return serializers.CharField(
+        required=False, min_length=1, trim_whitespace=False, help_text=help_text
+    )
+
+
 class BroadcastSerializer(serializers.Serializer[Any]):
     """The body of ``POST messages/``: a payload type, its fields and envelope options."""
 
@@ -112,35 +119,12 @@ class BroadcastSerializer(serializers.Serializer[Any]):
         help_text="The payload's fields as JSON (see `types/{type}/`); absent ones take "
         "their defaults, `timestamp` defaults to now.",
     )
-    topic = serializers.CharField(
-        required=False,
-        min_length=1,
-        trim_whitespace=False,
-        help_text="Defaults to the payload type's topic.",
-    )
-    category = serializers.CharField(
-        required=False,
-        min_length=1,
-        trim_whitespace=False,
-        help_text="Optional; refused when it is not the payload type's category.",
-    )
-    node = serializers.CharField(
-        required=False,
-        min_length=1,
-        trim_whitespace=False,
-        help_text="Defaults to the payload's node, then this server's node name.",
-    )
-    source_node = serializers.CharField(
-        required=False,
-        min_length=1,
-        trim_whitespace=False,
-        help_text="Defaults to this server's node name.",
-    )
-    originating_node = serializers.CharField(
-        required=False,
-        min_length=1,
-        trim_whitespace=False,
-        help_text="Defaults to the payload's originating node, then this server's.",
+    topic = _option("Defaults to the payload type's topic.")
+    category = _option("Optional; refused when it is not the payload type's category.")
+    node = _option("Defaults to the payload's node, then this server's node name.")
+    source_node = _option("Defaults to this server's node name.")
+    originating_node = _option(
+        "Defaults to the payload's originating node, then this server's."
     )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def check_settings(
 
 
 def _check_api_settings(user: dict[str, Any]) -> list[CheckMessage]:
-    # The API's checks are numbered from E101.
+    # The API's checks are numbered from E201.
     errors: list[CheckMessage] = []
     for name in _API_SIZES:
         if name in user and not _positive_int(user[name]):
@@ -112,7 +112,7 @@ def _check_api_settings(user: dict[str, Any]) -> list[CheckMessage]:
                 Error(
                     f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
                     hint=f"The default is {DEFAULTS[name]}.",
-                    id="opsmessaging.E101",
+                    id="opsmessaging.E201",
                 )
             )
     page = user.get("API_PAGE_SIZE", DEFAULTS["API_PAGE_SIZE"])
@@ -123,7 +123,7 @@ def _check_api_settings(user: dict[str, Any]) -> list[CheckMessage]:
                 f"OPSMESSAGING['API_PAGE_SIZE'] ({page}) is larger than "
                 f"OPSMESSAGING['API_MAX_PAGE_SIZE'] ({most}).",
                 hint="Raise API_MAX_PAGE_SIZE or lower API_PAGE_SIZE.",
-                id="opsmessaging.E102",
+                id="opsmessaging.E202",
             )
         )
     rate = user.get("API_WRITE_THROTTLE_RATE", DEFAULTS["API_WRITE_THROTTLE_RATE"])
@@ -133,7 +133,7 @@ def _check_api_settings(user: dict[str, Any]) -> list[CheckMessage]:
                 f"OPSMESSAGING['API_WRITE_THROTTLE_RATE'] must be a rate such as "
                 f"'120/minute', or None for no limit; not {rate!r}.",
                 hint="Use '<count>/second', '/minute', '/hour' or '/day'.",
-                id="opsmessaging.E103",
+                id="opsmessaging.E203",
             )
         )
     return errors

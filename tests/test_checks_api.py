@@ -1,4 +1,4 @@
-"""System checks of the API's settings (``opsmessaging.E101``-``E103``)."""
+"""System checks of the API's settings (``opsmessaging.E201``-``E203``)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ def ids(settings_value: dict) -> list[str]:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ({"API_PAGE_SIZE": 0}, ["opsmessaging.E101"]),
-        ({"API_MAX_PAGE_SIZE": "100"}, ["opsmessaging.E101"]),
-        ({"API_MAX_BATCH_SIZE": True}, ["opsmessaging.E101"]),
-        ({"API_PAGE_SIZE": 200, "API_MAX_PAGE_SIZE": 100}, ["opsmessaging.E102"]),
-        ({"API_PAGE_SIZE": 2000}, ["opsmessaging.E102"]),
-        ({"API_WRITE_THROTTLE_RATE": "fast"}, ["opsmessaging.E103"]),
-        ({"API_WRITE_THROTTLE_RATE": "0/minute"}, ["opsmessaging.E103"]),
-        ({"API_WRITE_THROTTLE_RATE": 10}, ["opsmessaging.E103"]),
+        ({"API_PAGE_SIZE": 0}, ["opsmessaging.E201"]),
+        ({"API_MAX_PAGE_SIZE": "100"}, ["opsmessaging.E201"]),
+        ({"API_MAX_BATCH_SIZE": True}, ["opsmessaging.E201"]),
+        ({"API_PAGE_SIZE": 200, "API_MAX_PAGE_SIZE": 100}, ["opsmessaging.E202"]),
+        ({"API_PAGE_SIZE": 2000}, ["opsmessaging.E202"]),
+        ({"API_WRITE_THROTTLE_RATE": "fast"}, ["opsmessaging.E203"]),
+        ({"API_WRITE_THROTTLE_RATE": "0/minute"}, ["opsmessaging.E203"]),
+        ({"API_WRITE_THROTTLE_RATE": 10}, ["opsmessaging.E203"]),
     ],
 )
 def test_bad_api_values_are_reported(value, expected):

@@ -30,7 +30,7 @@ def test_an_error_check_makes_it_incompatible():
     with override_settings(OPSMESSAGING={"API_WRITE_THROTTLE_RATE": "fast"}):
         result = status.compatibility_status()
     assert result["compatible"] is False
-    assert [c["id"] for c in result["checks"]] == ["opsmessaging.E103"]
+    assert [c["id"] for c in result["checks"]] == ["opsmessaging.E203"]
 
 
 def test_a_warning_check_leaves_it_compatible():

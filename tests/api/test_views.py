@@ -616,7 +616,7 @@ def test_compatibility_is_503_when_a_check_fails(client, reader):
     assert full.status_code == 503
     assert full.json()["checks"] == [
         {
-            "id": "opsmessaging.E101",
+            "id": "opsmessaging.E201",
             "level": "error",
             "message": "OPSMESSAGING['API_PAGE_SIZE'] must be a positive integer, not 0.",
             "hint": "The default is 50.",

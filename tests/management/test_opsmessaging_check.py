@@ -44,7 +44,7 @@ def test_check_fails_with_exit_status_1_and_says_why():
     assert str(caught.value) == "operational messaging is not compatible"
     assert out.getvalue().splitlines()[-4:] == [
         "system checks",
-        "  opsmessaging.E101 (error): OPSMESSAGING['API_MAX_BATCH_SIZE'] must be a "
+        "  opsmessaging.E201 (error): OPSMESSAGING['API_MAX_BATCH_SIZE'] must be a "
         "positive integer, not -5.",
         "    hint: The default is 500.",
         "NOT compatible",

@@ -24,7 +24,8 @@ install: $(STAMP)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_setup
-	$(PY) manage.py runserver 127.0.0.1:8000 --noreload
+	$(PY) -m uvicorn project.asgi:application --host 127.0.0.1 --port 8000 \
+		--ws websockets-sansio --ws-max-size 1048576 --lifespan on
 
 test: lint test-sqlite test-services
 

@@ -125,6 +125,7 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "payload_type",
         "node",
         "severity_label",
+        "integrity_flag",
     )
     list_display_links = ("sequence", "time")
     list_filter = (
@@ -159,6 +160,7 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "node",
         "source_node",
         "originating_node",
+        "integrity_outcome",
         "payload_pretty",
     )
     readonly_fields = fields
@@ -202,8 +204,22 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def payload_pretty(self, obj: Message) -> str:
         return format_html(
             '<pre style="white-space: pre-wrap">{}</pre>',
-            json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False),
+            json.dumps(
+                obj.to_wire()["payload"], indent=2, sort_keys=True, ensure_ascii=False
+            ),
         )
+
+    @admin.display(description="signature")
+    def integrity_flag(self, obj: Message) -> str:
+        if obj.signature_valid:
+            return "✓"
+        return format_html(
+            '<strong style="color: #ba2121">TAMPERED ({})</strong>', obj.integrity
+        )
+
+    @admin.display(description="signature check")
+    def integrity_outcome(self, obj: Message) -> str:
+        return str(obj.integrity)
 
 
 @admin.register(Node)

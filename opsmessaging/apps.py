@@ -10,3 +10,6 @@ class OpsMessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from opsmessaging import checks  # noqa: F401  (registers the system checks)
+        from opsmessaging.capture import connect
+
+        connect()

@@ -11,13 +11,32 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from opsmessaging.conf import DEFAULTS
+from opsmessaging.categories import Category
+from opsmessaging.conf import DEFAULTS, log_level_number
 from opsmessaging.helpers import is_node_name
 
 _INTERVALS = ("HEALTH_BROADCAST_INTERVAL", "METRICS_BROADCAST_INTERVAL")
 _API_SIZES = ("API_PAGE_SIZE", "API_MAX_PAGE_SIZE", "API_MAX_BATCH_SIZE")
 #: What DRF's throttles understand, e.g. "120/minute".
 _RATE_RE = re.compile(r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+_CAPTURE_SWITCHES = (
+    "CAPTURE_AUTH",
+    "CAPTURE_ACCESS_VIOLATIONS",
+    "CAPTURE_ADMIN",
+    "CAPTURE_DATA_CHANGES",
+    "CAPTURE_LOGGING",
+    "CAPTURE_LIFECYCLE",
+    "CAPTURE_CONFIG_CHANGES",
+    "CAPTURE_FAILURES",
+)
+_CAPTURE_COUNTS = (
+    "BRUTE_FORCE_THRESHOLD",
+    "BRUTE_FORCE_WINDOW",
+    "LOG_RATE_LIMIT",
+    "LOG_RATE_WINDOW",
+    "ERROR_AGGREGATION_WINDOW",
+    "ERROR_ALERT_THRESHOLD",
+)
 
 
 def _positive_int(value: Any) -> bool:
@@ -90,6 +109,31 @@ def check_settings(
                 id="opsmessaging.E005",
             )
         )
+    for name in (
+        "FANOUT_TIMEOUT",
+        "WS_MAX_FRAME_BYTES",
+        "WS_BUFFER_SIZE",
+        "WS_REPLAY_BATCH",
+    ):
+        if name in user and not _positive_int(user[name]):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E007",
+                )
+            )
+    poll = user.get("WS_POLL_INTERVAL", DEFAULTS["WS_POLL_INTERVAL"])
+    if not (_positive_int(poll) or poll == 0) or isinstance(poll, bool):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['WS_POLL_INTERVAL'] must be 0 (off) or a positive integer of "
+                f"milliseconds, not {poll!r}.",
+                hint=f"The default is {DEFAULTS['WS_POLL_INTERVAL']}.",
+                id="opsmessaging.E008",
+            )
+        )
+    errors.extend(_check_integrity(user))
     node_type = user.get("NODE_TYPE", DEFAULTS["NODE_TYPE"])
     if not isinstance(node_type, str) or not node_type:
         errors.append(
@@ -99,7 +143,130 @@ def check_settings(
                 id="opsmessaging.E006",
             )
         )
+    errors.extend(_check_capture(user))
     errors.extend(_check_api_settings(user))
+    return errors
+
+
+def _check_capture(user: dict[str, Any]) -> list[CheckMessage]:
+    """Report bad values of the automatic-capture settings (``opsmessaging.E101``-``E105``)."""
+    errors: list[CheckMessage] = []
+    for name in _CAPTURE_SWITCHES:
+        if name in user and not isinstance(user[name], bool):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be True or False, not {user[name]!r}; "
+                    "anything but True turns this capture off.",
+                    hint="Use a boolean.",
+                    id="opsmessaging.E101",
+                )
+            )
+    for name in _CAPTURE_COUNTS:
+        if name in user and not _positive_int(user[name]):
+            unit = "milliseconds" if name.endswith("WINDOW") else "a count"
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be a positive integer ({unit}), not "
+                    f"{user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E102",
+                )
+            )
+    if (
+        "LOG_CAPTURE_LEVEL" in user
+        and log_level_number(user["LOG_CAPTURE_LEVEL"]) is None
+    ):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['LOG_CAPTURE_LEVEL'] {user['LOG_CAPTURE_LEVEL']!r} is not a "
+                "logging level.",
+                hint="Use a level name such as 'WARNING' or 'ERROR', or a number such as 30.",
+                id="opsmessaging.E103",
+            )
+        )
+    system_name = user.get("SYSTEM_NAME", DEFAULTS["SYSTEM_NAME"])
+    if (
+        not isinstance(system_name, str)
+        or not is_node_name(system_name)
+        or "@" in system_name
+    ):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['SYSTEM_NAME'] {system_name!r} is not a system name.",
+                hint="Use letters, digits, '_', '.' or '-', e.g. 'billing'.",
+                id="opsmessaging.E104",
+            )
+        )
+    version = user.get("SYSTEM_VERSION", DEFAULTS["SYSTEM_VERSION"])
+    if not isinstance(version, str) or not version.strip():
+        errors.append(
+            Error(
+                f"OPSMESSAGING['SYSTEM_VERSION'] must be a non-empty string, not {version!r}.",
+                hint="For example '1.4.2' or a commit id.",
+                id="opsmessaging.E105",
+            )
+        )
+    return errors
+
+
+def _check_integrity(user: dict[str, Any]) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    keys = user.get("SIGNING_KEYS", [])
+    if not isinstance(keys, list) or not all(
+        isinstance(k, dict)
+        and isinstance(k.get("id"), str)
+        and k["id"]
+        and k.get("secret")
+        for k in keys
+    ):
+        errors.append(
+            Error(
+                "OPSMESSAGING['SIGNING_KEYS'] must be a list of {'id': ..., 'secret': ...}.",
+                hint="Current key first; keep old keys listed while messages use them.",
+                id="opsmessaging.E009",
+            )
+        )
+    fernet_keys = user.get("ENCRYPTION_KEYS", [])
+    try:
+        from cryptography.fernet import Fernet
+
+        if not isinstance(fernet_keys, list):
+            raise ValueError("not a list")
+        for key in fernet_keys:
+            Fernet(key)
+    except (ValueError, TypeError) as exc:
+        errors.append(
+            Error(
+                f"OPSMESSAGING['ENCRYPTION_KEYS'] must be a list of Fernet keys ({exc}).",
+                hint="Make one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'",
+                id="opsmessaging.E010",
+            )
+        )
+    encrypted = user.get("ENCRYPTED_CATEGORIES", DEFAULTS["ENCRYPTED_CATEGORIES"])
+    unknown = (
+        sorted(set(encrypted) - set(Category.values))
+        if isinstance(encrypted, list | tuple | set | frozenset)
+        else [encrypted]
+    )
+    if unknown:
+        errors.append(
+            Error(
+                f"OPSMESSAGING['ENCRYPTED_CATEGORIES'] names unknown categories: {unknown!r}.",
+                hint=f"Choose among {', '.join(Category.values)}.",
+                id="opsmessaging.E011",
+            )
+        )
+    threshold = user.get("COMPRESS_MIN_BYTES", DEFAULTS["COMPRESS_MIN_BYTES"])
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        errors.append(
+            Error(
+                f"OPSMESSAGING['COMPRESS_MIN_BYTES'] must be 0 (never) or a positive "
+                f"integer, not {threshold!r}.",
+                hint=f"The default is {DEFAULTS['COMPRESS_MIN_BYTES']}.",
+                id="opsmessaging.E012",
+            )
+        )
     return errors
 
 

@@ -42,6 +42,7 @@ def to_cloudevent(wire: Mapping[str, Any]) -> dict[str, Any]:
         "node": wire["node"],
         "originatingnode": wire["originating_node"],
         "sequence": str(wire["sequence"]),
+        "signaturevalid": wire["signature_valid"],
         "data": wire["payload"],
     }
     if wire.get("severity") is not None:

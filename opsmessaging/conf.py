@@ -6,6 +6,7 @@ reported by the system checks in ``opsmessaging.checks``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,55 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TYPE": "combined_node",
     # Largest accepted payload, in bytes of its JSON encoding.
     "MAX_PAYLOAD_BYTES": 64 * 1024,
+    # Milliseconds a broadcast may wait for the channel layer before reporting failure.
+    "FANOUT_TIMEOUT": 500,
+    # WebSocket: largest accepted client frame (bytes), messages queued per connection
+    # before a slow client is told it fell behind, and rows per replay query.
+    "WS_MAX_FRAME_BYTES": 16 * 1024,
+    "WS_BUFFER_SIZE": 1000,
+    "WS_REPLAY_BATCH": 500,
+    # Milliseconds between a connection's checks of the store for messages it missed
+    # (lost or cross-process deliveries); 0 turns the check off.
+    "WS_POLL_INTERVAL": 1000,
+    # Signing keys, current first: [{"id": "k2", "secret": "..."}, ...]; empty means one
+    # derived from SECRET_KEY (and SECRET_KEY_FALLBACKS) with its own salt.
+    "SIGNING_KEYS": [],
+    # Fernet keys, current first; empty means derived from SECRET_KEY with its own salt.
+    "ENCRYPTION_KEYS": [],
+    # Categories whose payloads are encrypted at rest.
+    "ENCRYPTED_CATEGORIES": ["security", "audit"],
+    # Payloads of at least this many bytes of JSON are stored compressed; 0 never.
+    "COMPRESS_MIN_BYTES": 4096,
+    # Automatic capture (opsmessaging.capture): one switch per source, read at each event.
+    # Logins, logouts and failed logins -> AuthEvent / SessionEvent.
+    "CAPTURE_AUTH": True,
+    # This many failed logins from one source within the window -> a brute_force alert.
+    "BRUTE_FORCE_THRESHOLD": 5,
+    "BRUTE_FORCE_WINDOW": 300_000,
+    # PermissionDenied in views, DRF authentication failures and throttling -> AccessViolation.
+    "CAPTURE_ACCESS_VIOLATIONS": True,
+    # Admin LogEntry rows -> AdminAction.
+    "CAPTURE_ADMIN": True,
+    # Saves and deletes of models registered with opsmessaging.audit.register -> DataChange.
+    "CAPTURE_DATA_CHANGES": True,
+    # OpsMessagingHandler: records at or above the level -> LogEntry; at most LOG_RATE_LIMIT
+    # records per LOG_RATE_WINDOW milliseconds, the rest counted in a LogSummary.
+    "CAPTURE_LOGGING": True,
+    "LOG_CAPTURE_LEVEL": "WARNING",
+    "LOG_RATE_LIMIT": 100,
+    "LOG_RATE_WINDOW": 60_000,
+    # Web (ASGI lifespan) and Celery worker start/stop -> SystemLifecycle, ProcessLifecycle.
+    "CAPTURE_LIFECYCLE": True,
+    # Effective OPSMESSAGING settings differing from this node's previous start -> SystemConfig.
+    "CAPTURE_CONFIG_CHANGES": True,
+    # Unhandled exceptions in requests and Celery tasks -> ErrorAnalysis; this many repeats
+    # of one error within the window -> a SystemAlert.
+    "CAPTURE_FAILURES": True,
+    "ERROR_AGGREGATION_WINDOW": 300_000,
+    "ERROR_ALERT_THRESHOLD": 10,
+    # The system_name and version of the captured SystemLifecycle messages.
+    "SYSTEM_NAME": "django",
+    "SYSTEM_VERSION": "unknown",
     # HTTP API (opsmessaging.api): messages per page by default and at most (``limit``).
     "API_PAGE_SIZE": 50,
     "API_MAX_PAGE_SIZE": 1000,
@@ -68,6 +118,112 @@ class Settings:
         return int(self.get("MAX_PAYLOAD_BYTES"))
 
     @property
+    def FANOUT_TIMEOUT(self) -> int:
+        return int(self.get("FANOUT_TIMEOUT"))
+
+    @property
+    def WS_MAX_FRAME_BYTES(self) -> int:
+        return int(self.get("WS_MAX_FRAME_BYTES"))
+
+    @property
+    def WS_BUFFER_SIZE(self) -> int:
+        return int(self.get("WS_BUFFER_SIZE"))
+
+    @property
+    def WS_REPLAY_BATCH(self) -> int:
+        return int(self.get("WS_REPLAY_BATCH"))
+
+    @property
+    def WS_POLL_INTERVAL(self) -> int:
+        return int(self.get("WS_POLL_INTERVAL"))
+
+    @property
+    def SIGNING_KEYS(self) -> list[dict[str, str]]:
+        return list(self.get("SIGNING_KEYS"))
+
+    @property
+    def ENCRYPTION_KEYS(self) -> list[str]:
+        return list(self.get("ENCRYPTION_KEYS"))
+
+    @property
+    def ENCRYPTED_CATEGORIES(self) -> frozenset[str]:
+        return frozenset(self.get("ENCRYPTED_CATEGORIES"))
+
+    @property
+    def COMPRESS_MIN_BYTES(self) -> int:
+        return int(self.get("COMPRESS_MIN_BYTES"))
+
+    @property
+    def CAPTURE_AUTH(self) -> bool:
+        return self.get("CAPTURE_AUTH") is True
+
+    @property
+    def BRUTE_FORCE_THRESHOLD(self) -> int:
+        return int(self.get("BRUTE_FORCE_THRESHOLD"))
+
+    @property
+    def BRUTE_FORCE_WINDOW(self) -> int:
+        return int(self.get("BRUTE_FORCE_WINDOW"))
+
+    @property
+    def CAPTURE_ACCESS_VIOLATIONS(self) -> bool:
+        return self.get("CAPTURE_ACCESS_VIOLATIONS") is True
+
+    @property
+    def CAPTURE_ADMIN(self) -> bool:
+        return self.get("CAPTURE_ADMIN") is True
+
+    @property
+    def CAPTURE_DATA_CHANGES(self) -> bool:
+        return self.get("CAPTURE_DATA_CHANGES") is True
+
+    @property
+    def CAPTURE_LOGGING(self) -> bool:
+        return self.get("CAPTURE_LOGGING") is True
+
+    @property
+    def LOG_CAPTURE_LEVEL(self) -> int:
+        """The level as a number; a name such as ``"WARNING"`` is looked up."""
+        number = log_level_number(self.get("LOG_CAPTURE_LEVEL"))
+        return logging.WARNING if number is None else number
+
+    @property
+    def LOG_RATE_LIMIT(self) -> int:
+        return int(self.get("LOG_RATE_LIMIT"))
+
+    @property
+    def LOG_RATE_WINDOW(self) -> int:
+        return int(self.get("LOG_RATE_WINDOW"))
+
+    @property
+    def CAPTURE_LIFECYCLE(self) -> bool:
+        return self.get("CAPTURE_LIFECYCLE") is True
+
+    @property
+    def CAPTURE_CONFIG_CHANGES(self) -> bool:
+        return self.get("CAPTURE_CONFIG_CHANGES") is True
+
+    @property
+    def CAPTURE_FAILURES(self) -> bool:
+        return self.get("CAPTURE_FAILURES") is True
+
+    @property
+    def ERROR_AGGREGATION_WINDOW(self) -> int:
+        return int(self.get("ERROR_AGGREGATION_WINDOW"))
+
+    @property
+    def ERROR_ALERT_THRESHOLD(self) -> int:
+        return int(self.get("ERROR_ALERT_THRESHOLD"))
+
+    @property
+    def SYSTEM_NAME(self) -> str:
+        return str(self.get("SYSTEM_NAME"))
+
+    @property
+    def SYSTEM_VERSION(self) -> str:
+        return str(self.get("SYSTEM_VERSION"))
+
+    @property
     def API_PAGE_SIZE(self) -> int:
         return int(self.get("API_PAGE_SIZE"))
 
@@ -83,6 +239,22 @@ class Settings:
     def API_WRITE_THROTTLE_RATE(self) -> str | None:
         value = self.get("API_WRITE_THROTTLE_RATE")
         return value if value is None else str(value)
+
+    def effective(self) -> dict[str, Any]:
+        """Return every setting with its effective value (the user's, else the default)."""
+        return {name: self.get(name) for name in DEFAULTS}
+
+
+def log_level_number(value: object) -> int | None:
+    """Return the number of a logging level given as a number or a name, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str):
+        number = logging.getLevelName(value.upper())
+        return number if isinstance(number, int) else None
+    return None
 
 
 conf = Settings()

@@ -37,6 +37,7 @@ WIRE_FIELDS = (
     "severity",
     "sequence",
     "payload",
+    "signature_valid",
 )
 
 
@@ -120,9 +121,14 @@ class Envelope:
         )
 
     def to_wire(
-        self, *, id: int | None = None, sequence: int | None = None
+        self,
+        *,
+        id: int | None = None,
+        sequence: int | None = None,
+        signature_valid: bool | None = None,
     ) -> dict[str, Any]:
-        """Return the JSON wire form; ``id`` and ``sequence`` come from the store."""
+        """Return the JSON wire form; ``id``, ``sequence`` and ``signature_valid`` come
+        from the store."""
         return {
             "id": id,
             "message_id": self.message_id,
@@ -138,6 +144,7 @@ class Envelope:
             "severity": severity_label(self.severity),
             "sequence": sequence,
             "payload": self.payload,
+            "signature_valid": signature_valid,
         }
 
     @classmethod

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, ClassVar
 
 from django.db import connections, models, router, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from opsmessaging.catalogue import type_for_tag
+from opsmessaging import codec, integrity
+from opsmessaging.catalogue import get_type, type_for_tag
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.envelope import Envelope
@@ -33,6 +36,10 @@ _COLUMNS = (
     "originating_node",
     "timestamp",
     "severity",
+    "signature",
+    "key_id",
+    "payload_encoding",
+    "payload_blob",
 )
 
 
@@ -219,6 +226,51 @@ class MessageManager(models.Manager["Message"]):
             self.bulk_create(stored)
         return stored
 
+    def verify_latest(self, limit: int = 1000) -> dict[str, Any]:
+        """Check the signatures of the newest ``limit`` messages."""
+        rows = list(self.newest_first()[:limit])
+        outcomes = Counter(m.integrity for m in rows)
+        bad = [m.message_id for m in rows if not m.signature_valid]
+        return {
+            "checked": len(rows),
+            "outcomes": dict(outcomes),
+            "invalid": len(bad),
+            "invalid_message_ids": bad[:10],
+        }
+
+    def rotate_encryption(self, batch_size: int) -> int:
+        """Re-encrypt encrypted payloads with the current key, ``batch_size`` per transaction.
+
+        The only change ever made to a stored row: the payload stays the same, so its
+        signature stays valid.
+        """
+        done, after = 0, 0
+        rows = self.get_queryset().filter(
+            payload_encoding__in=codec.ENCRYPTED_ENCODINGS
+        )
+        while True:
+            with transaction.atomic(using=self.db):
+                batch = list(
+                    rows.filter(pk__gt=after)
+                    .order_by("pk")
+                    .select_for_update()
+                    .values_list("pk", "payload_blob")[:batch_size]
+                )
+                for pk, blob in batch:
+                    if blob is None:
+                        raise codec.UnreadablePayload(
+                            f"message {pk} has no encrypted payload"
+                        )
+                    # Bypasses MessageQuerySet.update, which refuses every other change.
+                    models.QuerySet.update(
+                        self.get_queryset().filter(pk=pk),
+                        payload_blob=codec.rotate(blob),
+                    )
+            done += len(batch)
+            if len(batch) < batch_size:
+                return done
+            after = batch[-1][0]
+
     def _allocate(self, alias: str, category: Category, count: int) -> int:
         """Reserve ``count`` sequence numbers of ``category``; return the last one."""
         counters = CategorySequence.objects.using(alias).filter(category=category)
@@ -242,7 +294,9 @@ class MessageManager(models.Manager["Message"]):
         params = [
             envelope.category.value,
             *(getattr(message, column) for column in _COLUMNS),
-            json.dumps(envelope.payload, separators=(",", ":"), ensure_ascii=False),
+            None
+            if message.payload is None
+            else json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False),
         ]
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
@@ -281,7 +335,28 @@ class Message(models.Model):
     sequence = models.BigIntegerField(
         help_text="Position in the category, from 1, no gaps."
     )
-    payload = models.JSONField()
+    payload = models.JSONField(
+        null=True, blank=True, help_text="The payload, unless compressed or encrypted."
+    )
+    payload_blob = models.BinaryField(
+        null=True, blank=True, help_text="The compressed and/or encrypted payload."
+    )
+    payload_encoding = models.CharField(
+        max_length=16,
+        default=codec.JSON,
+        db_default=codec.JSON,
+        choices=[(e, e) for e in codec.ENCODINGS],
+        help_text="How the payload is stored.",
+    )
+    key_id = models.CharField(
+        max_length=40, blank=True, db_default="", help_text="The signing key."
+    )
+    signature = models.CharField(
+        max_length=64,
+        blank=True,
+        db_default="",
+        help_text="Hex HMAC-SHA256 (see opsmessaging.integrity).",
+    )
 
     objects: ClassVar[MessageManager] = MessageManager()
 
@@ -319,7 +394,12 @@ class Message(models.Model):
 
     @classmethod
     def from_envelope(cls, envelope: Envelope, sequence: int) -> Message:
-        return cls(
+        """Return an unsaved message storing ``envelope``: signed, encoded for rest."""
+        key_id, signature = integrity.sign(envelope)
+        payload, blob, encoding = codec.encode(
+            envelope.category.value, envelope.payload
+        )
+        message = cls(
             message_id=envelope.message_id,
             category=envelope.category.value,
             topic=envelope.topic,
@@ -332,11 +412,60 @@ class Message(models.Model):
             timestamp=envelope.timestamp,
             severity=None if envelope.severity is None else int(envelope.severity),
             sequence=sequence,
-            payload=envelope.payload,
+            payload=payload,
+            payload_blob=blob,
+            payload_encoding=encoding,
+            key_id=key_id,
+            signature=signature,
         )
+        message.__dict__["stored_envelope"] = envelope
+        message.__dict__["integrity"] = "secured"  # just signed
+        return message
+
+    @cached_property
+    def stored_envelope(self) -> Envelope:
+        """The message as stored: its stored version, payload decoded."""
+        payload = codec.decode(self.payload, self.payload_blob, self.payload_encoding)
+        return replace(self._bare_envelope(), payload=payload)
+
+    @cached_property
+    def integrity(self) -> integrity.Outcome:
+        """What checking the signature found (the original's five outcomes)."""
+        try:
+            stored = self.stored_envelope
+        except codec.UnreadablePayload:
+            return "invalid_format"
+        return integrity.verify(stored, self.key_id, self.signature)
+
+    @property
+    def signature_valid(self) -> bool:
+        return self.integrity in integrity.VALID_OUTCOMES
 
     @property
     def envelope(self) -> Envelope:
+        """The message in the current shape of its payload type (upcast if older)."""
+        stored = self.stored_envelope
+        payload_type = get_type(stored.payload_type, "payload_type")
+        if stored.version == payload_type.version:
+            return stored
+        payload = payload_type.upcast(stored.version, dict(stored.payload))
+        return replace(stored, version=payload_type.version, payload=payload)
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the JSON wire form (see ``envelope.WIRE_FIELDS``).
+
+        A payload that cannot be read (no key decrypts it) is ``null``, and a message whose
+        signature does not verify says ``"signature_valid": false``; neither is hidden.
+        """
+        try:
+            envelope = self.envelope
+        except codec.UnreadablePayload:
+            envelope = replace(self._bare_envelope(), payload=None)  # type: ignore[arg-type]
+        return envelope.to_wire(
+            id=self.id, sequence=self.sequence, signature_valid=self.signature_valid
+        )
+
+    def _bare_envelope(self) -> Envelope:
         return Envelope(
             message_id=self.message_id,
             category=Category(self.category),
@@ -349,12 +478,8 @@ class Message(models.Model):
             originating_node=self.originating_node,
             timestamp=self.timestamp,
             severity=None if self.severity is None else Severity(self.severity),
-            payload=self.payload,
+            payload={},
         )
-
-    def to_wire(self) -> dict[str, Any]:
-        """Return the JSON wire form (see ``envelope.WIRE_FIELDS``)."""
-        return self.envelope.to_wire(id=self.id, sequence=self.sequence)
 
 
 class CategorySequence(models.Model):
@@ -412,6 +537,11 @@ class Node(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True, db_index=True)
     metadata = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The effective OPSMESSAGING settings at this node's last start.",
+    )
 
     objects = NodeQuerySet.as_manager()
 
@@ -437,3 +567,85 @@ class Node(models.Model):
             },
         )
         return node
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """What ``OccurrenceWindow.objects.record`` saw: the window's state after one more hit."""
+
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    details: dict[str, Any]
+    is_threshold_crossed: bool  # true for exactly one hit per window: the threshold-th
+
+
+class OccurrenceWindowManager(models.Manager["OccurrenceWindow"]):
+    def record(
+        self,
+        key: str,
+        window_ms: int,
+        threshold: int,
+        details: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Occurrence:
+        """Count one occurrence of ``key`` in its current window, shared by every process.
+
+        A window opens at the first occurrence and lasts ``window_ms``; the next occurrence
+        after that opens a new one. The row is locked while it is counted, so exactly one
+        caller sees ``is_threshold_crossed`` in each window. ``details`` updates the
+        window's details (it gets a copy, reset when a new window opens). Runs in a
+        savepoint, so a failure never breaks the caller's transaction.
+        """
+        alias = router.db_for_write(self.model)
+        now = timezone.now()
+        with transaction.atomic(using=alias):
+            self.using(alias).get_or_create(
+                key=key,
+                defaults={
+                    "count": 0,
+                    "window_started_at": now,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                },
+            )
+            row = self.using(alias).select_for_update().get(key=key)
+            if row.count == 0 or row.window_started_at <= now - timedelta(
+                milliseconds=window_ms
+            ):
+                row.count, row.is_alerted, row.details = 0, False, {}
+                row.window_started_at = row.first_seen_at = now
+            row.count += 1
+            row.last_seen_at = now
+            if details is not None:
+                row.details = details(dict(row.details))
+            crossed = row.count >= threshold and not row.is_alerted
+            row.is_alerted = row.is_alerted or crossed
+            row.save(using=alias)
+        return Occurrence(
+            row.count, row.first_seen_at, row.last_seen_at, row.details, crossed
+        )
+
+
+class OccurrenceWindow(models.Model):
+    """How often one thing (a login-failure source, an error signature) happened lately.
+
+    Kept in the database so that every process and node counts together.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    is_alerted = models.BooleanField(
+        default=False, help_text="Whether this window has crossed its threshold."
+    )
+    details = models.JSONField(default=dict, blank=True)
+
+    objects: ClassVar[OccurrenceWindowManager] = OccurrenceWindowManager()
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

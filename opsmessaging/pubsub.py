@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Literal
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections, router, transaction
 
-from opsmessaging import categories
+from opsmessaging import categories, codec, fanout, integrity
 from opsmessaging.catalogue import (
     Payload,
     alerts,
@@ -138,7 +138,23 @@ def publish(envelope: Envelope) -> BroadcastResult:
         message = Message.objects.append(envelope)
     except DatabaseError as exc:
         return _failed(envelope, exc)
+    reason = _deliver_after_commit([message])
+    if reason is not None:
+        return BroadcastResult("error", message, reason)
     return BroadcastResult("ok", message)
+
+
+def _deliver_after_commit(messages: list[Message]) -> str | None:
+    """Fan stored messages out now, or when the caller's transaction commits.
+
+    Returns the delivery failure when it happened now; a deferred failure is only logged
+    and counted, since the caller has its result already.
+    """
+    alias = router.db_for_write(Message)
+    if connections[alias].in_atomic_block:
+        transaction.on_commit(lambda: fanout.deliver(messages), using=alias)
+        return None
+    return fanout.deliver(messages)
 
 
 def _failed(envelope: Envelope, exc: Exception) -> BroadcastResult:
@@ -662,7 +678,8 @@ def broadcast_batch(events: Iterable[object], **opts: Any) -> BatchResult:
     Each event is a ``Payload`` or a tuple such as ``("alert", type, severity, message,
     context)`` (see ``BATCH_KINDS``); ``opts`` apply to all. Validation is all-or-nothing:
     one bad event raises ``InvalidMessage`` naming it (``events[3].severity``) and nothing is
-    stored. A store failure fails the whole batch and is counted in ``errors``.
+    stored. A store failure fails the whole batch and is counted in ``errors``; so is a
+    failed delivery, whose results keep their stored messages.
     """
     envelopes = []
     problems: dict[str, list[str]] = {}
@@ -685,6 +702,13 @@ def broadcast_batch(events: Iterable[object], **opts: Any) -> BatchResult:
         failed = [_failed(envelope, exc) for envelope in envelopes]
         logger.warning("Batch broadcast: 0 succeeded, %d failed", len(envelopes))
         return BatchResult(0, len(envelopes), results=failed)
+    reason = _deliver_after_commit(stored)  # one fan-out pass for the whole batch
+    if reason is not None:
+        logger.warning(
+            "Batch broadcast: %d stored, delivery failed: %s", len(stored), reason
+        )
+        failed = [BroadcastResult("error", m, reason) for m in stored]
+        return BatchResult(0, len(stored), results=failed)
     return BatchResult(
         len(stored), 0, results=[BroadcastResult("ok", m) for m in stored]
     )
@@ -795,11 +819,22 @@ def _timestamp_precision() -> dict[str, Any]:
     }
 
 
-def validate_messaging_compatibility() -> dict[str, dict[str, Any]]:
-    """Check, for real, that helpers, catalogue, node fields and timestamps work.
+def _signing() -> dict[str, Any]:
+    return {**integrity.check_roundtrip(), "stored": Message.objects.verify_latest()}
 
-    Returns the seed's four sections; a section that fails holds ``{"error": reason}``.
-    Nothing is stored or broadcast.
+
+def _delivery() -> dict[str, Any]:
+    return {**fanout.check_round_trip(), **fanout.delivery_stats()}
+
+
+def validate_messaging_compatibility() -> dict[str, dict[str, Any]]:
+    """Check, for real, that helpers, catalogue, node fields, timestamps and delivery work.
+
+    Returns the seed's four sections plus ``delivery`` (a round trip through the channel
+    layer and this process's delivery counters), ``signing`` (sign, verify, catch a
+    change, and check the newest stored messages) and ``encryption`` (a round trip with
+    the configured keys); a section that fails holds ``{"error": reason}``. Nothing is
+    stored or broadcast.
     """
     return {
         "operational_helpers": _section(
@@ -810,6 +845,9 @@ def validate_messaging_compatibility() -> dict[str, dict[str, Any]]:
         "timestamp_precision": _section(
             "timestamp_precision_failure", _timestamp_precision
         ),
+        "delivery": _section("delivery_failure", _delivery),
+        "signing": _section("signing_failure", _signing),
+        "encryption": _section("encryption_failure", codec.check_roundtrip),
     }
 
 
@@ -832,9 +870,28 @@ def is_compatible(report: Mapping[str, Mapping[str, Any]]) -> bool:
                 "wire_format_valid",
             )
         )
+        delivery = report["delivery"]
+        delivery_ok = not delivery["configured"] or delivery["round_trip"] == "ok"
+        signing = report["signing"]
+        signing_ok = (
+            signing["sign_and_verify"] == "secured"
+            and signing["tampering_detected"] is True
+            and signing["stored"]["invalid"] == 0
+        )
+        encryption_ok = report["encryption"]["roundtrip"] == "ok"
     except (KeyError, TypeError):
         return False
-    return helpers_ok and gater_ok and nodes_ok and time_ok
+    return all(
+        (
+            helpers_ok,
+            gater_ok,
+            nodes_ok,
+            time_ok,
+            delivery_ok,
+            signing_ok,
+            encryption_ok,
+        )
+    )
 
 
 __all__ = [

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "channels",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -40,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "opsmessaging.capture.middleware.OpsMessagingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -62,6 +64,22 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+# The channel layer: Redis (pub/sub layer, see README "Channel layer") when REDIS_URL is
+# set, else the in-process layer of the embedded default.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "opsmessaging"},
+    }
+    if REDIS_URL
+    else {
+        "BACKEND": "channels.layers.InMemoryChannelLayer",
+        "CONFIG": {"capacity": 10_000},
+    }
+}
 
 _SQLITE = {
     "ENGINE": "django.db.backends.sqlite3",
@@ -118,6 +136,8 @@ OPSMESSAGING = {
         "OPSMESSAGING_METRICS_BROADCAST_INTERVAL", 60_000
     ),
     "NODE_NAME": os.environ.get("OPSMESSAGING_NODE_NAME") or None,
+    "SYSTEM_NAME": "opsmessaging_demo",
+    "SYSTEM_VERSION": "0.1.0",
 }
 
 # The HTTP API (opsmessaging.api): token first, so that an anonymous request gets a 401
@@ -148,6 +168,11 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        # Warnings and errors of every logger become `logging` messages.
+        "opsmessaging": {"class": "opsmessaging.capture.logging.OpsMessagingHandler"},
+    },
+    "root": {"handlers": ["opsmessaging"], "level": "WARNING"},
     "loggers": {"opsmessaging": {"handlers": ["console"], "level": "INFO"}},
 }

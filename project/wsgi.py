@@ -1,7 +1,12 @@
-"""WSGI entry point of the demo project."""
+"""WSGI entry point of the demo project.
+
+WSGI has no lifespan protocol: the start is announced when this module is loaded and the
+stop when the process exits.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -10,6 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 application = get_wsgi_application()
 
-from project.lifecycle import announce_started  # noqa: E402  (needs the apps loaded)
+from opsmessaging.capture import lifecycle  # noqa: E402  (needs the apps loaded)
 
-announce_started("web")
+lifecycle.startup("web")
+atexit.register(lifecycle.shutdown)

@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from opsmessaging import pubsub
+from opsmessaging.capture.logging import OpsMessagingHandler
 
 REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
 
+# Server threads of live tests must not keep connections open, or the test database
+# cannot be dropped at the end of the run.
+connections.settings["default"]["CONN_MAX_AGE"] = 0
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
+
+#: The real Redis of the services pass (``make test`` sets it when Redis is reachable).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def _missing_service(item: pytest.Item) -> str | None:
     if (
         item.get_closest_marker("postgres") is not None
         and connection.vendor != "postgresql"
     ):
-        reason = (
-            "needs PostgreSQL: run with DATABASE_URL=postgres://... (make test does)"
-        )
+        return "needs PostgreSQL: run with DATABASE_URL=postgres://... (make test does)"
+    if item.get_closest_marker("redis") is not None and not _redis_available():
+        return "needs Redis: run with REDIS_URL=redis://... (make test does)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _missing_service(item)
+    if reason is not None:
         if REQUIRE_SERVICES:
             pytest.fail(
                 f"OPSMESSAGING_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False
@@ -28,8 +45,36 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(reason)
 
 
+@functools.cache
+def _redis_available() -> bool:
+    from tests.services import redis_reachable
+
+    return bool(REDIS_URL) and redis_reachable(REDIS_URL)
+
+
 @pytest.fixture(autouse=True)
 def _broadcasting_follows_settings() -> Iterator[None]:
     pubsub.reset()
     yield
     pubsub.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_root_log_capture() -> Iterator[None]:
+    """Keep the demo settings' root OpsMessagingHandler out of the tests.
+
+    Its background thread would store the warnings that tests provoke (403s, 404s, failed
+    tasks) while other tests count messages; tests/capture/test_logging.py uses its own
+    handlers. Anything that runs ``django.setup()`` again (Celery's Django fixup in an
+    embedded worker) attaches a fresh one, so this runs around every test.
+    """
+
+    def detach() -> None:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if isinstance(h, OpsMessagingHandler)]:
+            root.removeHandler(handler)
+            handler.close()
+
+    detach()
+    yield
+    detach()

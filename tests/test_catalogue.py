@@ -766,6 +766,10 @@ ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {
             "user_deleted",
             "permissions_changed",
             "config_updated",
+            # Added for the admin capture (README, "Differences from the original").
+            "object_created",
+            "object_updated",
+            "object_deleted",
         )
     },
     "ComplianceEvent": {

@@ -61,3 +61,71 @@ def test_manage_py_check_fails_on_a_bad_value():
     ):
         call_command("check")
     assert "opsmessaging.E004" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"FANOUT_TIMEOUT": 0}, ["opsmessaging.E007"]),
+        ({"WS_BUFFER_SIZE": "10"}, ["opsmessaging.E007"]),
+        ({"WS_POLL_INTERVAL": -1}, ["opsmessaging.E008"]),
+        ({"WS_POLL_INTERVAL": 0}, []),
+        ({"WS_POLL_INTERVAL": True}, ["opsmessaging.E008"]),
+    ],
+)
+def test_delivery_settings_are_checked(value, expected):
+    assert ids(value) == expected
+
+
+# --- automatic capture settings (opsmessaging.E101-E105) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"CAPTURE_AUTH": "yes"}, ["opsmessaging.E101"]),
+        ({"CAPTURE_LOGGING": 1}, ["opsmessaging.E101"]),
+        ({"CAPTURE_FAILURES": None}, ["opsmessaging.E101"]),
+        ({"BRUTE_FORCE_THRESHOLD": 0}, ["opsmessaging.E102"]),
+        ({"BRUTE_FORCE_WINDOW": "300000"}, ["opsmessaging.E102"]),
+        ({"LOG_RATE_LIMIT": True}, ["opsmessaging.E102"]),
+        ({"ERROR_AGGREGATION_WINDOW": -1}, ["opsmessaging.E102"]),
+        ({"ERROR_ALERT_THRESHOLD": 2.5}, ["opsmessaging.E102"]),
+        ({"LOG_CAPTURE_LEVEL": "LOUD"}, ["opsmessaging.E103"]),
+        ({"LOG_CAPTURE_LEVEL": -10}, ["opsmessaging.E103"]),
+        ({"SYSTEM_NAME": "my shop"}, ["opsmessaging.E104"]),
+        ({"SYSTEM_NAME": "shop@host"}, ["opsmessaging.E104"]),
+        ({"SYSTEM_VERSION": ""}, ["opsmessaging.E105"]),
+        ({"SYSTEM_VERSION": 2}, ["opsmessaging.E105"]),
+        ({"CAPTURE_ADMIN": False, "LOG_CAPTURE_LEVEL": "error"}, []),
+        ({"LOG_CAPTURE_LEVEL": 25, "SYSTEM_NAME": "shop", "SYSTEM_VERSION": "1.2"}, []),
+    ],
+)
+def test_bad_capture_values_are_reported_with_ids(value, expected):
+    assert ids(value) == expected
+
+
+def test_bad_capture_count_hint_gives_the_default():
+    with override_settings(OPSMESSAGING={"BRUTE_FORCE_WINDOW": 0}):
+        [error] = check_settings()
+    assert error.msg == (
+        "OPSMESSAGING['BRUTE_FORCE_WINDOW'] must be a positive integer (milliseconds), not 0."
+    )
+    assert error.hint == "The default is 300000."
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"SIGNING_KEYS": [{"id": "k1", "secret": "s"}]}, []),
+        ({"SIGNING_KEYS": [{"id": "k1"}]}, ["opsmessaging.E009"]),
+        ({"SIGNING_KEYS": "secret"}, ["opsmessaging.E009"]),
+        ({"ENCRYPTION_KEYS": ["not a fernet key"]}, ["opsmessaging.E010"]),
+        ({"ENCRYPTION_KEYS": "x"}, ["opsmessaging.E010"]),
+        ({"ENCRYPTED_CATEGORIES": ["security", "events"]}, ["opsmessaging.E011"]),
+        ({"COMPRESS_MIN_BYTES": -1}, ["opsmessaging.E012"]),
+        ({"COMPRESS_MIN_BYTES": 0}, []),
+    ],
+)
+def test_integrity_settings_are_checked(value, expected):
+    assert ids(value) == expected

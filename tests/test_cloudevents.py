@@ -19,6 +19,7 @@ WIRE = {
     "severity": "critical",
     "sequence": 12,
     "payload": {"title": "down"},
+    "signature_valid": True,
 }
 
 
@@ -37,6 +38,7 @@ def test_to_cloudevent_maps_every_envelope_fact():
         "node": "db1@app-2",
         "originatingnode": "mon@app-3",
         "sequence": "12",
+        "signaturevalid": True,
         "severity": "critical",
         "data": {"title": "down"},
     }

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from opsmessaging import pubsub
 from opsmessaging.exceptions import ImmutableMessage
-from opsmessaging.models import CategorySequence, Message, Node
+from opsmessaging.models import CategorySequence, Message, Node, OccurrenceWindow
 
 
 @pytest.mark.django_db
@@ -59,7 +59,9 @@ def test_wire_form_of_a_stored_message_is_exact():
         "severity",
         "sequence",
         "payload",
+        "signature_valid",
     ]
+    assert data["signature_valid"] is True
     assert data["id"] == stored.pk
     assert data["severity"] == "error"
     assert stored.severity == 40
@@ -215,3 +217,80 @@ def test_distinct_values_lists_nodes_and_topics_of_a_category():
     ]
     with pytest.raises(ValueError):
         Message.objects.distinct_values("topic")
+
+
+@pytest.mark.django_db
+def test_a_stored_v1_component_health_is_read_in_the_v2_shape():
+    from dataclasses import replace
+
+    from opsmessaging.catalogue import health
+    from opsmessaging.envelope import Envelope
+
+    current = Envelope.from_payload(
+        health.component_health(
+            "store_worker", "n1", "healthy", details={"store_id": "main_store"}
+        )
+    )
+    v1_payload = {
+        k: v for k, v in current.payload.items() if k != "store_id"
+    }  # ExESDBGater's struct
+    stored = Message.objects.append(replace(current, version=1, payload=v1_payload))
+    message = Message.objects.get(pk=stored.pk)
+    assert (message.version, message.stored_envelope.payload) == (1, v1_payload)
+    wire = message.to_wire()
+    assert wire["version"] == 2
+    assert wire["payload"] == {**v1_payload, "store_id": "main_store"}
+    assert wire["signature_valid"] is True  # signed as stored, in its own version
+
+
+def test_upcast_refuses_unknown_versions():
+    from opsmessaging.catalogue import health
+    from opsmessaging.exceptions import InvalidMessage
+
+    assert health.ComponentHealth.version == 2
+    assert health.ComponentHealth.upcast(1, {"details": {}})["store_id"] is None
+    with pytest.raises(InvalidMessage):
+        health.ComponentHealth.upcast(3, {})
+
+
+# --- OccurrenceWindow: counts shared by every process -----------------------------------
+
+
+@pytest.mark.django_db
+def test_occurrence_window_counts_and_crosses_the_threshold_once():
+    seen = [OccurrenceWindow.objects.record("k", 60_000, 2) for _ in range(4)]
+    assert [s.count for s in seen] == [1, 2, 3, 4]
+    assert [s.is_threshold_crossed for s in seen] == [False, True, False, False]
+    assert len({s.first_seen_at for s in seen}) == 1
+    assert seen[0].first_seen_at == seen[0].last_seen_at
+    row = OccurrenceWindow.objects.get(key="k")
+    assert (row.count, row.is_alerted) == (4, True)
+
+
+@pytest.mark.django_db
+def test_occurrence_window_opens_a_new_window_when_the_old_one_ended():
+    def add(name):
+        return lambda details: {"names": [*details.get("names", []), name]}
+
+    OccurrenceWindow.objects.record("k", 60_000, 1, add("a"))
+    OccurrenceWindow.objects.filter(key="k").update(
+        window_started_at=timezone.now() - timedelta(seconds=61)
+    )
+    seen = OccurrenceWindow.objects.record("k", 60_000, 1, add("b"))
+    assert (seen.count, seen.is_threshold_crossed, seen.details) == (
+        1,
+        True,
+        {"names": ["b"]},
+    )
+
+
+@pytest.mark.django_db
+def test_occurrence_window_keeps_keys_apart():
+    OccurrenceWindow.objects.record("a", 60_000, 5)
+    OccurrenceWindow.objects.record("a", 60_000, 5)
+    OccurrenceWindow.objects.record("b", 60_000, 5)
+    assert list(OccurrenceWindow.objects.values_list("key", "count")) == [
+        ("a", 2),
+        ("b", 1),
+    ]
+    assert str(OccurrenceWindow.objects.get(key="a")) == "a: 2"

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError
 from django.test import override_settings
 
@@ -809,14 +810,21 @@ def test_broadcast_batch_applies_shared_options():
 # --- compatibility report ----------------------------------------------------------------
 
 
-def test_compatibility_report_has_the_four_sections_and_passes():
+def test_compatibility_report_has_the_seed_sections_plus_ours_and_passes():
     report = pubsub.validate_messaging_compatibility()
     assert list(report) == [
         "operational_helpers",
         "gater_integration",
         "node_consistency",
         "timestamp_precision",
+        "delivery",
+        "signing",
+        "encryption",
     ]
+    delivery = report["delivery"]
+    assert delivery["configured"] is True
+    assert delivery["round_trip"] == "ok"
+    assert delivery["backend"] == settings.CHANNEL_LAYERS["default"]["BACKEND"]
     helpers = report["operational_helpers"]
     assert helpers["node_helper"] is True
     assert helpers["cluster_context"] == {

@@ -227,7 +227,7 @@ def test_describe_type_gives_the_envelope_facts():
         "name": "ComponentHealth",
         "category": "health",
         "tag": "component_health_updated",
-        "version": 1,
+        "version": 2,
         "description": get_type("ComponentHealth").description,
         "default_topic": "component_health",
         "severity_field": None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.filters import BaseFilterBackend
@@ -11,9 +12,9 @@ from rest_framework.request import Request
 
 from opsmessaging.api.pagination import ORDERS
 from opsmessaging.catalogue import all_types
-from opsmessaging.categories import TOPIC_MAX_LENGTH, Category
+from opsmessaging.categories import TOPIC_MAX_LENGTH, TOPIC_PATTERN, Category
 from opsmessaging.conf import conf
-from opsmessaging.helpers import NODE_FIELDS, NODE_NAME_MAX_LENGTH
+from opsmessaging.helpers import NODE_FIELDS, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
 from opsmessaging.models import MessageQuerySet
 from opsmessaging.severity import Severity
 
@@ -32,6 +33,7 @@ class MessageQuerySerializer(serializers.Serializer[Any]):
         required=False,
         max_length=TOPIC_MAX_LENGTH,
         trim_whitespace=False,
+        validators=[RegexValidator(TOPIC_PATTERN, "Not a topic: no message has it.")],
         help_text="Only this topic (exact), e.g. `node_failure` or `main_store:health`.",
     )
     tag = serializers.ChoiceField(
@@ -48,6 +50,9 @@ class MessageQuerySerializer(serializers.Serializer[Any]):
         required=False,
         max_length=NODE_NAME_MAX_LENGTH,
         trim_whitespace=False,
+        validators=[
+            RegexValidator(NODE_NAME_PATTERN, "Not a node name: no message has it.")
+        ],
         help_text="Only messages of this node: in any of `node`, `source_node` and "
         "`originating_node`, or in the one named by `node_field`.",
     )

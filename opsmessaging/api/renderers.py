@@ -24,10 +24,17 @@ def _messages(data: Any) -> list[Mapping[str, Any]]:
     return [data]
 
 
+def _cell(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else value
+
+
 class MessageCSVRenderer(BaseRenderer):
     """A page of messages as CSV: one row each, the wire fields as columns.
 
-    ``payload`` is a JSON column; a missing value (e.g. no severity) is an empty cell.
+    ``payload`` is a JSON column, booleans are ``true``/``false`` and a missing value
+    (e.g. no severity) is an empty cell.
     """
 
     media_type = "text/csv"
@@ -48,7 +55,7 @@ class MessageCSVRenderer(BaseRenderer):
                 [
                     json.dumps(message[name], separators=(",", ":"), ensure_ascii=False)
                     if name == "payload"
-                    else ("" if message[name] is None else message[name])
+                    else _cell(message[name])
                     for name in WIRE_FIELDS
                 ]
             )

@@ -89,7 +89,12 @@ class MessageSerializer(serializers.Serializer[Message]):
         help_text="Position in the category, from 1, with no gaps."
     )
     payload = serializers.DictField(
-        help_text="The payload; its JSON Schema is at `types/{payload_type}/`."
+        allow_null=True,
+        help_text="The payload; its JSON Schema is at `types/{payload_type}/`. Null when "
+        "it is stored encrypted with a key this server does not have.",
+    )
+    signature_valid = serializers.BooleanField(
+        help_text="Whether the stored message's signature verifies (false: tampered)."
     )
 
     def to_representation(self, instance: Message) -> dict[str, Any]:
@@ -315,4 +320,9 @@ class CloudEventSerializer(serializers.Serializer[Any]):
         required=False,
         help_text="Absent when the message has none.",
     )
-    data = serializers.DictField(help_text="The payload.")  # type: ignore[assignment]
+    signaturevalid = serializers.BooleanField(
+        help_text="Whether the stored message's signature verifies."
+    )
+    data = serializers.DictField(  # type: ignore[assignment]
+        allow_null=True, help_text="The payload (null when unreadable here)."
+    )

@@ -23,6 +23,11 @@ ADMIN_ACTION_TYPES = (
     "user_deleted",
     "permissions_changed",
     "config_updated",
+    # Not in the original: what the Django admin does to any other object (its LogEntry
+    # additions, changes and deletions), so that no admin action needs a false type.
+    "object_created",
+    "object_updated",
+    "object_deleted",
 )
 COMPLIANCE_EVENT_TYPES = (
     "data_retention",

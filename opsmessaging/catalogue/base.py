@@ -12,7 +12,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -286,7 +286,12 @@ class PayloadType:
     severity_field: str | None = None
     # Computes fields derived from others (e.g. a rate), after validation.
     derive: Callable[[dict[str, Any]], None] | None = None
+    #: The current version; changing the shape means a new version and an upcaster.
     version: int = 1
+    #: ``{n: f}``: ``f`` turns the JSON payload of version ``n`` into version ``n + 1``.
+    upcasters: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     @cached_property
     def field_map(self) -> dict[str, Field]:
@@ -324,6 +329,17 @@ class PayloadType:
         if self.derive is not None:
             self.derive(cleaned)  # fills computed fields from already validated ones
         return Payload(self, cleaned)
+
+    def upcast(self, version: int, data: dict[str, Any]) -> dict[str, Any]:
+        """Return a stored JSON payload of ``version`` in the current version's shape."""
+        if not 1 <= version <= self.version:
+            raise InvalidMessage(
+                f"{self.name} has versions 1 to {self.version}, not {version}",
+                "version",
+            )
+        for step in range(version, self.version):
+            data = self.upcasters[step](data)
+        return data
 
     def topic_for(self, data: Mapping[str, Any]) -> str:
         """Return the default topic of a payload of this type."""

@@ -69,6 +69,12 @@ ClusterHealth = register(
     )
 )
 
+
+def _component_health_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    store_id = (data.get("details") or {}).get("store_id")
+    return {**data, "store_id": store_id if isinstance(store_id, str) else None}
+
+
 ComponentHealth = register(
     PayloadType(
         "ComponentHealth",
@@ -89,6 +95,9 @@ ComponentHealth = register(
         ),
         "The health of one component on one node.",
         default_topic=c.COMPONENT_HEALTH_TOPIC,
+        # v1 is ExESDBGater's struct; v2 adds store_id, which upstream lost in the details.
+        version=2,
+        upcasters={1: _component_health_v1_to_v2},
     )
 )
 

@@ -150,6 +150,7 @@ def alert_wire(message: Message, title: str, severity: str = "critical") -> dict
             "alert_type": "node_failure",
             "timestamp": "2026-01-02T03:04:05.678Z",
         },
+        "signature_valid": True,
     }
 
 

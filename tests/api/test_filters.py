@@ -167,3 +167,15 @@ def test_a_blank_parameter_is_a_400_not_an_absent_one(reader):
         "topic": ["May not be blank: leave the parameter out instead."],
         "until": ["May not be blank: leave the parameter out instead."],
     }
+
+
+def test_a_topic_or_node_no_message_can_have_is_a_400(reader):
+    response = reader.get(URL + "messages/", {"topic": "a b", "node": "x\x00"})
+    assert response.status_code == 400
+    assert response.json() == {
+        "topic": ["Not a topic: no message has it."],
+        "node": [
+            "Not a node name: no message has it.",
+            "Null characters are not allowed.",
+        ],
+    }

@@ -32,8 +32,9 @@ def test_csv_export_is_one_row_per_message_with_a_json_payload_column(reader):
     header, *rows = csv.reader(io.StringIO(text))
     assert header == list(WIRE_FIELDS)
     # The payload column is compact JSON (its key order is the database's).
-    payloads = [json.loads(row.pop()) for row in rows]
-    assert payloads == [status.payload, json.loads(ALERT_PAYLOAD)]
+    column = WIRE_FIELDS.index("payload")
+    payloads = [json.loads(row.pop(column)) for row in rows]
+    assert payloads == [status.to_wire()["payload"], json.loads(ALERT_PAYLOAD)]
     assert rows == [
         [
             str(status.id),
@@ -42,13 +43,14 @@ def test_csv_export_is_one_row_per_message_with_a_json_payload_column(reader):
             "component_health",
             "component_health_updated",
             "ComponentHealth",
-            "1",
+            "2",
             NODE,
             NODE,
             NODE,
             "2026-01-02T03:04:05.678Z",
             "",
             "1",
+            "true",
         ],
         [
             str(one.id),
@@ -64,6 +66,7 @@ def test_csv_export_is_one_row_per_message_with_a_json_payload_column(reader):
             "2026-01-02T03:04:05.678Z",
             "critical",
             "1",
+            "true",
         ],
     ]
     assert '"{""' in text  # JSON quotes doubled inside a quoted cell
@@ -77,10 +80,7 @@ def test_csv_export_is_also_chosen_by_the_accept_header(reader):
 
 def test_csv_export_of_an_empty_page_is_the_header_row(reader):
     response = reader.get(URL + "messages/?format=csv")
-    assert response.content.decode() == (
-        "id,message_id,category,topic,tag,payload_type,version,node,source_node,"
-        "originating_node,timestamp,severity,sequence,payload\r\n"
-    )
+    assert response.content.decode() == ",".join(WIRE_FIELDS) + "\r\n"
 
 
 def test_an_export_with_a_bad_filter_answers_the_error_in_json(reader):
@@ -105,13 +105,14 @@ def test_cloudevents_batch_export_is_an_array_of_structured_events(reader):
             "subject": "component_health",
             "time": "2026-01-02T03:04:05.678Z",
             "datacontenttype": "application/json",
-            "dataschema": "urn:opsmessaging:payload:ComponentHealth:1",
+            "dataschema": "urn:opsmessaging:payload:ComponentHealth:2",
             "category": "health",
             "payloadtype": "ComponentHealth",
             "node": NODE,
             "originatingnode": NODE,
             "sequence": "1",
-            "data": status.payload,
+            "signaturevalid": True,
+            "data": status.to_wire()["payload"],
         }
     ]
     next_url = response["Link"].removeprefix("<").removesuffix('>; rel="next"')

@@ -16,7 +16,7 @@ from django.db.models import Q
 from opsmessaging.catalogue import get_type
 from opsmessaging.categories import Category
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import current_timestamp, format_timestamp, parse_timestamp
+from opsmessaging.helpers import current_timestamp, parse_timestamp
 from opsmessaging.models import CategorySequence, Message, MessageQuerySet
 from opsmessaging.severity import Severity
 
@@ -181,28 +181,33 @@ class Command(BaseCommand):
 
     def _show(self, messages: Iterable[Message]) -> None:
         for message in messages:
+            wire = message.to_wire()
             if self.as_json:
-                self.stdout.write(json.dumps(message.to_wire(), ensure_ascii=False))
+                self.stdout.write(json.dumps(wire, ensure_ascii=False))
             else:
-                self.stdout.write(self._line(message), self._style(message.severity))
+                self.stdout.write(self._line(wire), self._style(message.severity))
         self.stdout.flush()
 
-    def _line(self, message: Message) -> str:
-        severity = "-" if message.severity is None else Severity(message.severity).label
-        # In the type's declared order: the database may keep JSON keys in another.
-        names = [*get_type(message.payload_type).field_names, *message.payload]
-        fields = " ".join(
-            f"{name}={value if isinstance(value, str) else json.dumps(value)}"
-            for name in dict.fromkeys(names)
-            if (value := message.payload.get(name)) is not None
-            and name not in _SHOWN_ELSEWHERE
-        )
+    def _line(self, wire: dict[str, Any]) -> str:
+        severity = wire["severity"] or "-"
+        payload = wire["payload"]
+        if payload is None:  # stored encrypted with a key this node does not have
+            fields = "(payload unreadable)"
+        else:
+            # In the type's declared order: the database may keep JSON keys in another.
+            names = [*get_type(wire["payload_type"]).field_names, *payload]
+            fields = " ".join(
+                f"{name}={value if isinstance(value, str) else json.dumps(value)}"
+                for name in dict.fromkeys(names)
+                if (value := payload.get(name)) is not None
+                and name not in _SHOWN_ELSEWHERE
+            )
         if len(fields) > SUMMARY_LENGTH:
             fields = fields[: SUMMARY_LENGTH - 1] + "…"
         return (
-            f"{format_timestamp(message.timestamp)} {message.category}#{message.sequence} "
-            f"{message.topic} {severity.upper()} {message.payload_type} "
-            f"{message.node}: {fields}"
+            f"{wire['timestamp']} {wire['category']}#{wire['sequence']} "
+            f"{wire['topic']} {severity.upper()} {wire['payload_type']} "
+            f"{wire['node']}: {fields}"
         )
 
     def _style(self, severity: int | None) -> Callable[[str], str] | None:

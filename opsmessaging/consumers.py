@@ -1,0 +1,449 @@
+"""The WebSocket subscription endpoint: live messages per category or topic, with resume.
+
+Protocol (JSON text frames):
+
+- client: ``{"action": "subscribe", "category": "health", "topic": "cluster:health",
+  "since": 41, "filters": {"node": "web1@a", "severity": "warning"}}`` (only ``category``
+  is required), ``{"action": "unsubscribe", "category": ..., "topic": ...}``,
+  ``{"action": "ping"}``.
+- server: ``subscribed``, ``unsubscribed``, ``message`` (with the wire form), ``pong``,
+  ``behind`` (a slow client: resubscribe with ``since`` = its ``last_sequence``) and
+  ``error`` (``code`` and ``detail``).
+
+A subscription listens to its category's group and tracks the category sequence it has
+reached. With ``since``, it first replays the stored messages after it, buffering live ones
+meanwhile, then continues live: duplicates (sequence already reached) are skipped and a gap
+(a delivery lost or late) is filled from the store, since sequences are contiguous and
+committed in order. So a subscriber never misses nor repeats a stored message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import Max, Min, Q
+
+from opsmessaging import fanout
+from opsmessaging.categories import Category, group_name, parse_category, validate_topic
+from opsmessaging.conf import conf
+from opsmessaging.exceptions import InvalidMessage
+from opsmessaging.helpers import is_node_name
+from opsmessaging.models import CategorySequence, Message
+from opsmessaging.permissions import can_view_category
+from opsmessaging.severity import Severity, normalise_severity
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Close codes: 4401 not authenticated.
+CLOSE_NOT_AUTHENTICATED = 4401
+
+
+class FrameError(Exception):
+    """Raised when a client frame is refused; becomes an ``error`` frame."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass
+class Subscription:
+    """One subscription of a connection and how far it has got in its category."""
+
+    category: Category
+    topic: str | None
+    node: str | None = None
+    min_severity: Severity | None = None
+    #: The category sequence up to which every matching message has been handed out.
+    reached: int = 0
+    replaying: bool = False
+    buffer: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.category.value, self.topic)
+
+    def describe(self) -> dict[str, Any]:
+        return {"category": self.category.value, "topic": self.topic}
+
+    def matches(self, message: Mapping[str, Any]) -> bool:
+        if self.topic is not None and message["topic"] != self.topic:
+            return False
+        if self.node is not None and self.node not in (
+            message["node"],
+            message["source_node"],
+            message["originating_node"],
+        ):
+            return False
+        if self.min_severity is not None:
+            label = message.get("severity")
+            return label is not None and normalise_severity(label) >= self.min_severity
+        return True
+
+    def query(self) -> Q:
+        """The store condition of this subscription (without the sequence range)."""
+        condition = Q(category=self.category.value)
+        if self.topic is not None:
+            condition &= Q(topic=self.topic)
+        if self.node is not None:
+            condition &= (
+                Q(node=self.node)
+                | Q(source_node=self.node)
+                | Q(originating_node=self.node)
+            )
+        if self.min_severity is not None:
+            condition &= Q(severity__gte=int(self.min_severity))
+        return condition
+
+
+async def _db(function: Callable[..., T], *args: Any) -> T:
+    """Run a database function off the event loop (closing stale connections first)."""
+    return await database_sync_to_async(function)(*args)  # type: ignore[no-any-return]
+
+
+def _stored(
+    sub: Subscription, after: int, upto: int | None, limit: int
+) -> list[dict[str, Any]]:
+    rows = Message.objects.filter(sub.query(), sequence__gt=after)
+    if upto is not None:
+        rows = rows.filter(sequence__lte=upto)
+    return [m.to_wire() for m in rows.order_by("sequence")[:limit]]
+
+
+def _high_water(category: Category) -> int:
+    """The last committed sequence of ``category`` (everything up to it is visible)."""
+    value = (
+        CategorySequence.objects.filter(category=category.value)
+        .values_list("last_sequence", flat=True)
+        .first()
+    )
+    if value is None:
+        value = Message.objects.filter(category=category.value).aggregate(
+            m=Max("sequence")
+        )["m"]
+    return int(value or 0)
+
+
+def _first_kept(category: Category) -> int | None:
+    rows = Message.objects.filter(category=category.value)
+    first = rows.aggregate(m=Min("sequence"))["m"]
+    return None if first is None else int(first)
+
+
+def _parse_subscription(content: Mapping[str, Any]) -> tuple[Subscription, int | None]:
+    try:
+        category = parse_category(content.get("category"))
+        topic = content.get("topic")
+        if topic is not None:
+            validate_topic(topic)
+    except InvalidMessage as exc:
+        code = "unknown_category" if "category" in exc.errors else "invalid_topic"
+        raise FrameError(code, str(exc)) from None
+    since = content.get("since")
+    if since is not None and (
+        isinstance(since, bool) or not isinstance(since, int) or since < 0
+    ):
+        raise FrameError(
+            "invalid_since", f"since must be a sequence number >= 0, not {since!r}"
+        )
+    filters = content.get("filters") or {}
+    if not isinstance(filters, Mapping) or set(filters) - {"node", "severity"}:
+        raise FrameError(
+            "invalid_filters",
+            "filters is an object with optional 'node' and 'severity'",
+        )
+    node = filters.get("node")
+    if node is not None and not is_node_name(node):
+        raise FrameError(
+            "invalid_filters", f"filters.node: {node!r} is not a node name"
+        )
+    severity = filters.get("severity")
+    try:
+        min_severity = None if severity is None else normalise_severity(severity)
+    except InvalidMessage as exc:
+        raise FrameError("invalid_filters", f"filters.{exc}") from None
+    return Subscription(category, topic, node, min_severity), since
+
+
+def _message_frame(sub: Subscription, message: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "subscription": sub.describe(), "message": message}
+
+
+class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Streams operational messages to an authenticated WebSocket client."""
+
+    async def connect(self) -> None:
+        fanout.bind_loop(asyncio.get_running_loop())
+        self.subscriptions: dict[tuple[str, str | None], Subscription] = {}
+        self.joined: set[str] = set()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(
+            maxsize=conf.WS_BUFFER_SIZE
+        )
+        self.notices: list[dict[str, Any]] = []
+        self.writer: asyncio.Task[None] | None = None
+        self.poller: asyncio.Task[None] | None = None
+        self.replays: dict[tuple[str, str | None], asyncio.Task[None]] = {}
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "not_authenticated",
+                    "detail": "Log in (session cookie) or send 'Authorization: Token <key>'.",
+                }
+            )
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        self.writer = asyncio.create_task(self._write())
+        if conf.WS_POLL_INTERVAL:
+            self.poller = asyncio.create_task(self._poll(conf.WS_POLL_INTERVAL / 1000))
+
+    async def disconnect(self, code: int) -> None:
+        for task in (getattr(self, "writer", None), getattr(self, "poller", None)):
+            if task is not None:
+                task.cancel()
+        for replay in getattr(self, "replays", {}).values():
+            replay.cancel()
+        for group in getattr(self, "joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # --- client frames --------------------------------------------------------------------
+
+    async def receive(
+        self,
+        text_data: str | None = None,
+        bytes_data: bytes | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if self.writer is None:
+            return  # not authenticated: the connection is closing
+        try:
+            if text_data is None:
+                raise FrameError(
+                    "invalid_frame", "send JSON text frames, not binary ones"
+                )
+            if len(text_data.encode()) > conf.WS_MAX_FRAME_BYTES:
+                raise FrameError(
+                    "frame_too_large",
+                    f"frames are limited to {conf.WS_MAX_FRAME_BYTES} bytes",
+                )
+            try:
+                content = json.loads(text_data)
+            except ValueError:
+                raise FrameError(
+                    "invalid_json", "the frame is not valid JSON"
+                ) from None
+            if not isinstance(content, dict):
+                raise FrameError(
+                    "invalid_frame", "a frame is a JSON object with an 'action'"
+                )
+            await self._dispatch(content)
+        except FrameError as exc:
+            await self._control(
+                {"type": "error", "code": exc.code, "detail": exc.detail}
+            )
+
+    async def _dispatch(self, content: dict[str, Any]) -> None:
+        action = content.get("action")
+        if action == "ping":
+            await self._control({"type": "pong"})
+        elif action == "subscribe":
+            await self._subscribe(content)
+        elif action == "unsubscribe":
+            await self._unsubscribe(content)
+        else:
+            raise FrameError(
+                "unknown_action",
+                f"unknown action {action!r}; use subscribe, unsubscribe or ping",
+            )
+
+    async def _subscribe(self, content: dict[str, Any]) -> None:
+        sub, since = _parse_subscription(content)
+        if not await _db(can_view_category, self.scope["user"], sub.category):
+            raise FrameError(
+                "forbidden", f"you may not view the '{sub.category.value}' category"
+            )
+        self._drop(sub.key)  # subscribing again restarts the subscription
+        group = group_name(sub.category)
+        if group not in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.add(group)
+        sub.replaying = since is not None
+        self.subscriptions[sub.key] = sub
+        # Read after joining the group: anything committed later arrives live.
+        high_water = await _db(_high_water, sub.category)
+        frame: dict[str, Any] = {
+            "type": "subscribed",
+            **sub.describe(),
+            "since": since,
+            "last_sequence": high_water,
+        }
+        if since is not None:
+            first = await _db(_first_kept, sub.category)
+            if first is not None and since + 1 < first:
+                frame["pruned"] = {"first_available_sequence": first}
+        await self._control(frame)
+        if since is None:
+            sub.reached = high_water
+            return
+        # Replay in its own task: it waits for a slow client without stopping live events.
+        self.replays[sub.key] = asyncio.create_task(
+            self._replay(sub, since, high_water)
+        )
+
+    async def _replay(self, sub: Subscription, since: int, high_water: int) -> None:
+        cursor = since
+        while self.subscriptions.get(sub.key) is sub:
+            rows = await _db(_stored, sub, cursor, high_water, conf.WS_REPLAY_BATCH)
+            for row in rows:
+                if not await self._emit_waiting(sub, row):
+                    return
+            if len(rows) < conf.WS_REPLAY_BATCH:
+                break
+            cursor = rows[-1]["sequence"]
+        sub.reached = max(sub.reached, high_water)
+        sub.replaying = False
+        buffered, sub.buffer = sub.buffer, []
+        for message in buffered:
+            if not await self._advance(sub, message):
+                return
+
+    async def _unsubscribe(self, content: dict[str, Any]) -> None:
+        sub, _ = _parse_subscription({k: content.get(k) for k in ("category", "topic")})
+        if self._drop(sub.key) is None:
+            raise FrameError("not_subscribed", f"no subscription to {sub.describe()}")
+        await self._leave_if_unused(sub.category)
+        await self._control({"type": "unsubscribed", **sub.describe()})
+
+    def _drop(self, key: tuple[str, str | None]) -> Subscription | None:
+        replay = self.replays.pop(key, None)
+        if replay is not None and replay is not asyncio.current_task():
+            replay.cancel()
+        return self.subscriptions.pop(key, None)
+
+    async def _leave_if_unused(self, category: Category) -> None:
+        group = group_name(category)
+        if group in self.joined and not any(
+            s.category == category for s in self.subscriptions.values()
+        ):
+            self.joined.discard(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    # --- live messages ----------------------------------------------------------------------
+
+    async def opsmessaging_message(self, event: dict[str, Any]) -> None:
+        """Handle a message fanned out to one of the joined category groups."""
+        message = event["message"]
+        for sub in [
+            s for s in self.subscriptions.values() if s.category == message["category"]
+        ]:
+            if sub.replaying:
+                if len(sub.buffer) >= conf.WS_BUFFER_SIZE:
+                    await self._fall_behind(sub)
+                else:
+                    sub.buffer.append(message)
+            else:
+                await self._advance(sub, message)
+
+    async def _advance(self, sub: Subscription, message: dict[str, Any]) -> bool:
+        sequence = message["sequence"]
+        # Earlier messages are committed (commit order): a gap means a late or lost delivery.
+        if sequence > sub.reached + 1 and not await self._catch_up(sub, sequence - 1):
+            return False
+        if sequence <= sub.reached:
+            return True  # already handed out (replayed, caught up or delivered twice)
+        return self._emit(sub, message)
+
+    async def _catch_up(self, sub: Subscription, upto: int) -> bool:
+        """Hand out the stored messages of ``sub`` after what it reached, up to ``upto``."""
+        while sub.reached < upto:
+            batch = conf.WS_REPLAY_BATCH
+            rows = await _db(_stored, sub, sub.reached, upto, batch)
+            for row in rows:
+                # Another task may have moved on while the query ran.
+                if row["sequence"] > sub.reached and not self._emit(sub, row):
+                    return False
+            if len(rows) < batch:
+                sub.reached = max(sub.reached, upto)
+        return True
+
+    async def _poll(self, interval: float) -> None:
+        """Catch up from the store now and then: a safety net for lost or cross-process
+        deliveries (the in-process layer cannot reach other processes)."""
+        while True:
+            await asyncio.sleep(interval)
+            for category in {s.category for s in self.subscriptions.values()}:
+                high_water = await _db(_high_water, category)
+                for sub in list(self.subscriptions.values()):
+                    if sub.category == category and not sub.replaying:
+                        await self._catch_up(sub, high_water)
+
+    def _emit(self, sub: Subscription, message: dict[str, Any]) -> bool:
+        """Queue ``message`` if it matches; False (and the client told) when it fell behind."""
+        if self.subscriptions.get(sub.key) is not sub:
+            return False
+        if sub.matches(message):
+            try:
+                self.outbox.put_nowait(_message_frame(sub, message))
+            except asyncio.QueueFull:
+                asyncio.ensure_future(self._fall_behind(sub))
+                return False
+        sub.reached = max(sub.reached, message["sequence"])
+        return True
+
+    async def _emit_waiting(self, sub: Subscription, message: dict[str, Any]) -> bool:
+        """Queue ``message`` if it matches, waiting for room (replays pace themselves)."""
+        if self.subscriptions.get(sub.key) is not sub:
+            return False
+        if sub.matches(message):
+            await self.outbox.put(_message_frame(sub, message))
+        sub.reached = max(sub.reached, message["sequence"])
+        return True
+
+    async def _fall_behind(self, sub: Subscription) -> None:
+        if self.subscriptions.get(sub.key) is not sub:
+            return
+        self._drop(sub.key)
+        await self._leave_if_unused(sub.category)
+        # Sent once the queued messages are out, so it follows the last message it names.
+        self.notices.append(
+            {
+                "type": "behind",
+                **sub.describe(),
+                "last_sequence": sub.reached,
+                "detail": "you fell behind; subscribe again with since=last_sequence",
+            }
+        )
+        if self.outbox.empty():
+            await self._send_notices()
+
+    # --- writing ----------------------------------------------------------------------------
+
+    async def _control(self, frame: dict[str, Any]) -> None:
+        await self.outbox.put(frame)
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self.outbox.get()
+            await self.send_json(frame)  # waits while the client's socket is full
+            if self.outbox.empty():
+                await self._send_notices()
+
+    async def _send_notices(self) -> None:
+        notices, self.notices = self.notices, []
+        for notice in notices:
+            await self.send_json(notice)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)

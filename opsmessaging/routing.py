@@ -1,0 +1,22 @@
+"""WebSocket routes: ``websocket_urlpatterns`` and a ready-made, protected application."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.routing import URLRouter
+from django.urls import path
+
+from opsmessaging.auth import BrowserOriginValidator, session_or_token_auth
+from opsmessaging.consumers import SubscriptionConsumer
+
+websocket_urlpatterns = [
+    path("ws/opsmessaging/", SubscriptionConsumer.as_asgi(), name="opsmessaging-ws"),
+]
+
+
+def websocket_application() -> Any:
+    """Return the WebSocket app: origin check, session or token auth, then the routes."""
+    return BrowserOriginValidator(
+        session_or_token_auth(URLRouter(websocket_urlpatterns))
+    )

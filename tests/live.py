@@ -1,0 +1,129 @@
+"""A real ASGI server (uvicorn) in a thread, and WebSocket client helpers, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+from websockets.sync.client import ClientConnection, connect
+
+
+@contextmanager
+def live_asgi_server() -> Iterator[str]:
+    """Serve ``project.asgi.application`` on a free port; yield ``127.0.0.1:<port>``."""
+    from project.asgi import application
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        application,
+        lifespan="off",
+        ws="websockets-sansio",
+        ws_max_size=1024 * 1024,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def ws_connect(
+    address: str, user: User | None = None, **kwargs: Any
+) -> ClientConnection:
+    headers = kwargs.pop("additional_headers", {})
+    if user is not None:
+        headers["Cookie"] = session_cookie(user)
+    return connect(
+        f"ws://{address}/ws/opsmessaging/",
+        additional_headers=headers,
+        open_timeout=5,
+        **kwargs,
+    )
+
+
+def send(ws: ClientConnection, frame: dict[str, Any]) -> None:
+    ws.send(json.dumps(frame))
+
+
+def receive(ws: ClientConnection, timeout: float = 5) -> dict[str, Any]:
+    return json.loads(ws.recv(timeout=timeout))  # type: ignore[no-any-return]
+
+
+def receive_until(
+    ws: ClientConnection, kind: str, timeout: float = 5
+) -> dict[str, Any]:
+    """Return the next frame of type ``kind``, failing on an error frame."""
+    while True:
+        frame = receive(ws, timeout)
+        if frame["type"] == kind:
+            return frame
+        assert frame["type"] != "error", frame
+
+
+def subscribe(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
+    send(ws, {"action": "subscribe", **fields})
+    return receive_until(ws, "subscribed")
+
+
+def other_process_env() -> dict[str, str]:
+    """Environment that points a child ``manage.py`` at this test run's database."""
+    import os
+
+    from django.db import connection
+
+    env = dict(os.environ)
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "postgresql":
+        env["DATABASE_URL"] = env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    else:
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = str(name)
+    return env
+
+
+def run_in_other_process(code: str) -> str:
+    """Run Python ``code`` in a new ``manage.py shell`` on the test database; return stdout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=other_process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout

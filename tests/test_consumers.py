@@ -1,0 +1,436 @@
+"""The WebSocket endpoint through a real ASGI server (uvicorn) and real WebSocket clients.
+
+Run on the embedded in-process channel layer (SQLite pass) and on channels_redis against
+the real Redis (services pass, where REDIS_URL selects it in the demo settings).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connections
+from django.test import override_settings
+from websockets.exceptions import ConnectionClosed
+
+from opsmessaging import fanout, pubsub
+from opsmessaging.models import Message
+from tests.live import (
+    live_asgi_server,
+    receive,
+    receive_until,
+    run_in_other_process,
+    send,
+    subscribe,
+    ws_connect,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with live_asgi_server() as address:
+        yield address
+
+
+@pytest.fixture
+def admin() -> User:
+    return User.objects.create_superuser("admin", password="pw")
+
+
+@pytest.fixture
+def viewer() -> User:
+    user = User.objects.create_user("viewer", password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="view_message"))
+    return user
+
+
+def wire(message: Message) -> dict:
+    return Message.objects.get(pk=message.pk).to_wire()
+
+
+def collect(ws, count: int, timeout: float = 10) -> list[dict]:
+    frames = []
+    deadline = time.monotonic() + timeout
+    while len(frames) < count:
+        frame = receive(ws, max(0.1, deadline - time.monotonic()))
+        assert frame["type"] == "message", frame
+        frames.append(frame)
+    return frames
+
+
+def test_anonymous_connection_gets_an_error_frame_and_close_4401(server):
+    with ws_connect(server) as ws:
+        assert receive(ws) == {
+            "type": "error",
+            "code": "not_authenticated",
+            "detail": "Log in (session cookie) or send 'Authorization: Token <key>'.",
+        }
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 4401
+
+
+def test_foreign_origin_is_refused(server, admin):
+    with pytest.raises(Exception) as refused:
+        ws_connect(server, admin, additional_headers={"Origin": "https://evil.example"})
+    assert "403" in str(refused.value)
+
+
+def test_allowed_origin_is_accepted(server, admin):
+    with ws_connect(
+        server, admin, additional_headers={"Origin": "http://127.0.0.1:8000"}
+    ) as ws:
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+
+
+def test_live_delivery_carries_the_exact_wire_form(server, admin):
+    with ws_connect(server, admin) as ws:
+        assert subscribe(ws, category="health") == {
+            "type": "subscribed",
+            "category": "health",
+            "topic": None,
+            "since": None,
+            "last_sequence": 0,
+        }
+        result = pubsub.broadcast_health_update(
+            "store_worker", "healthy", {"store_id": "main_store"}
+        )
+        assert result.status == "ok"
+        frame = receive_until(ws, "message")
+    assert frame == {
+        "type": "message",
+        "subscription": {"category": "health", "topic": None},
+        "message": wire(result.message),
+    }
+    assert frame["message"]["payload"]["details"] == {"store_id": "main_store"}
+
+
+def test_topic_subscription_gets_only_its_topic(server, admin):
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="health", topic="cluster:health")
+        pubsub.broadcast_health_update("c", "healthy")
+        pubsub.broadcast_alert("cluster", "warning", "not health")
+        cluster = pubsub.broadcast_cluster_health(
+            ["n1"], ["n2"], "node_failure"
+        ).message
+        pubsub.broadcast_health_update("d", "degraded")
+        frame = receive_until(ws, "message")
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert frame["message"]["sequence"] == cluster.sequence
+    assert frame["message"]["topic"] == "cluster:health"
+
+
+def test_filters_by_node_and_minimum_severity(server, admin):
+    with ws_connect(server, admin) as ws:
+        subscribe(
+            ws, category="alerts", filters={"node": "web2@h", "severity": "error"}
+        )
+        pubsub.broadcast_alert("a", "critical", "other node", node="web1@h")
+        pubsub.broadcast_alert("b", "warning", "too mild", node="web2@h")
+        wanted = pubsub.broadcast_alert("c", "error", "this one", node="web2@h").message
+        frame = receive_until(ws, "message")
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert frame["message"]["message_id"] == wanted.message_id
+
+
+def test_subscribing_to_security_needs_its_permission(server, viewer):
+    with ws_connect(server, viewer) as ws:
+        send(ws, {"action": "subscribe", "category": "security"})
+        assert receive(ws) == {
+            "type": "error",
+            "code": "forbidden",
+            "detail": "you may not view the 'security' category",
+        }
+        subscribe(ws, category="health")
+        pubsub.broadcast_security_event(
+            "auth_event",
+            user_id="a",
+            event_type="login_failure",
+            auth_method="password",
+        )
+        health = pubsub.broadcast_health_update("c", "healthy").message
+        assert receive_until(ws, "message")["message"]["sequence"] == health.sequence
+
+
+def test_events_and_unknown_categories_are_refused(server, admin):
+    with ws_connect(server, admin) as ws:
+        send(ws, {"action": "subscribe", "category": "events"})
+        frame = receive(ws)
+        assert frame["code"] == "unknown_category"
+        assert "application domain events are out of scope" in frame["detail"]
+        send(ws, {"action": "subscribe", "category": "orders"})
+        assert receive(ws)["code"] == "unknown_category"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "invalid_json"),
+        ("[1, 2]", "invalid_frame"),
+        (json.dumps({"action": "dance"}), "unknown_action"),
+        (
+            json.dumps({"action": "subscribe", "category": "health", "since": -1}),
+            "invalid_since",
+        ),
+        (
+            json.dumps({"action": "subscribe", "category": "health", "since": "x"}),
+            "invalid_since",
+        ),
+        (
+            json.dumps({"action": "subscribe", "category": "health", "topic": "a b"}),
+            "invalid_topic",
+        ),
+        (
+            json.dumps(
+                {"action": "subscribe", "category": "health", "filters": {"colour": 1}}
+            ),
+            "invalid_filters",
+        ),
+        (
+            json.dumps(
+                {
+                    "action": "subscribe",
+                    "category": "health",
+                    "filters": {"severity": "huge"},
+                }
+            ),
+            "invalid_filters",
+        ),
+        (json.dumps({"action": "unsubscribe", "category": "health"}), "not_subscribed"),
+        (json.dumps({"action": "ping", "pad": "x" * 20_000}), "frame_too_large"),
+    ],
+)
+def test_bad_frames_get_an_error_frame_and_the_connection_stays_healthy(
+    server, admin, frame, code
+):
+    with ws_connect(server, admin) as ws:
+        ws.send(frame)
+        error = receive(ws)
+        assert (error["type"], error["code"]) == ("error", code)
+        assert error["detail"]
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+
+
+def test_binary_frames_are_refused(server, admin):
+    with ws_connect(server, admin) as ws:
+        ws.send(b"\x00\x01")
+        assert receive(ws)["code"] == "invalid_frame"
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+
+
+def test_unsubscribe_stops_delivery(server, admin):
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="health")
+        send(ws, {"action": "unsubscribe", "category": "health"})
+        assert receive(ws) == {
+            "type": "unsubscribed",
+            "category": "health",
+            "topic": None,
+        }
+        pubsub.broadcast_health_update("c", "healthy")
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+
+
+def test_since_replays_stored_messages_then_continues_live(server, admin):
+    stored = [
+        pubsub.broadcast_alert(f"t{i}", "info", f"m{i}").message for i in range(5)
+    ]
+    with ws_connect(server, admin) as ws:
+        frame = subscribe(ws, category="alerts", since=2)
+        assert (frame["since"], frame["last_sequence"]) == (2, 5)
+        replayed = collect(ws, 3)
+        live = pubsub.broadcast_alert("t5", "info", "m5").message
+        [after] = collect(ws, 1)
+    assert [f["message"] for f in replayed] == [wire(m) for m in stored[2:]]
+    assert after["message"]["sequence"] == live.sequence == 6
+
+
+def test_a_lost_delivery_is_filled_from_the_store(server, admin, monkeypatch):
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        real_deliver = fanout.deliver
+        monkeypatch.setattr(fanout, "deliver", lambda messages: None)
+        lost = pubsub.broadcast_alert("lost", "info", "never fanned out").message
+        monkeypatch.setattr(fanout, "deliver", real_deliver)
+        later = pubsub.broadcast_alert("later", "info", "fanned out").message
+        frames = collect(ws, 2)
+    assert [f["message"]["sequence"] for f in frames] == [lost.sequence, later.sequence]
+
+
+def _broadcast_continuously(count: int, done: threading.Event) -> None:
+    try:
+        for i in range(count):
+            assert pubsub.broadcast_alert(f"t{i % 3}", "info", f"m{i}").status == "ok"
+            time.sleep(0.002)
+    finally:
+        connections.close_all()
+        done.set()
+
+
+def test_resume_across_a_disconnect_during_continuous_broadcasting_has_no_gap_or_duplicate(
+    server, admin
+):
+    total = 300
+    done = threading.Event()
+    producer = threading.Thread(target=_broadcast_continuously, args=(total, done))
+    producer.start()
+    sequences: list[int] = []
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", since=0)
+        sequences += [f["message"]["sequence"] for f in collect(ws, 60)]
+    assert not done.is_set(), (
+        "the producer finished before the disconnect; nothing was proved"
+    )
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", since=sequences[-1])
+        sequences += [
+            f["message"]["sequence"]
+            for f in collect(ws, total - len(sequences), timeout=30)
+        ]
+        producer.join(30)
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert sequences == list(range(1, total + 1))
+
+
+def test_a_slow_client_is_told_it_fell_behind_and_resumes_without_loss(server, admin):
+    # Random, so permessage-deflate cannot shrink it: 200 of these overflow every buffer.
+    big = {"blob": base64.b64encode(os.urandom(45_000)).decode()}
+    total = 200
+    with override_settings(OPSMESSAGING={"WS_BUFFER_SIZE": 5}):
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        host, port = server.split(":")
+        raw.connect((host, int(port)))
+        with ws_connect(server, admin, sock=raw, max_queue=1) as ws:
+            subscribe(ws, category="diagnostics")
+            for i in range(total):
+                assert (
+                    pubsub.broadcast_diagnostic("dump", "c", {**big, "i": i}).status
+                    == "ok"
+                )
+            sequences = []
+            while True:
+                frame = receive(ws, 10)
+                if frame["type"] == "behind":
+                    break
+                sequences.append(frame["message"]["sequence"])
+            assert frame["last_sequence"] == sequences[-1]
+            assert frame["category"] == "diagnostics"
+            assert len(sequences) < total
+            subscribe(ws, category="diagnostics", since=frame["last_sequence"])
+            sequences += [
+                f["message"]["sequence"]
+                for f in collect(ws, total - len(sequences), timeout=30)
+            ]
+    assert sequences == list(range(1, total + 1))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+
+
+@pytest.mark.redis
+def test_redis_outage_keeps_storing_and_a_resuming_client_gets_everything(admin):
+    assert shutil.which("redis-server"), "redis-server is needed for this test"
+    port = _free_port()
+    redis = _start_redis(port)
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
+        }
+    }
+    try:
+        with override_settings(CHANNEL_LAYERS=layers), live_asgi_server() as address:
+            sequences: list[int] = []
+            with ws_connect(address, admin) as ws:
+                subscribe(ws, category="alerts", since=0)
+                for i in range(20):
+                    assert (
+                        pubsub.broadcast_alert("before", "info", f"m{i}").status == "ok"
+                    )
+                sequences += [f["message"]["sequence"] for f in collect(ws, 20)]
+                redis.kill()
+                redis.wait()
+                for i in range(20):
+                    started = time.monotonic()
+                    result = pubsub.broadcast_alert("during", "info", f"m{i}")
+                    assert (
+                        time.monotonic() - started < 2.0
+                    )  # bounded by FANOUT_TIMEOUT (0.5 s)
+                    assert result.status == "error"
+                    assert result.error.startswith("delivery failed")
+                    assert result.message is not None and result.message.pk is not None
+            assert Message.objects.filter(category="alerts").count() == 40
+            redis = _start_redis(port)
+            with ws_connect(address, admin) as ws:
+                subscribe(ws, category="alerts", since=sequences[-1])
+                sequences += [f["message"]["sequence"] for f in collect(ws, 20)]
+                for i in range(10):
+                    assert (
+                        pubsub.broadcast_alert("after", "info", f"m{i}").status == "ok"
+                    )
+                sequences += [f["message"]["sequence"] for f in collect(ws, 10)]
+    finally:
+        redis.kill()
+        redis.wait()
+    assert sequences == list(range(1, 51))
+
+
+def test_a_message_broadcast_by_another_process_arrives_live(server, admin):
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        output = run_in_other_process(
+            "from opsmessaging import pubsub; "
+            "print(pubsub.broadcast_alert('remote', 'warning', 'from elsewhere').message.message_id)"
+        )
+        frame = receive_until(ws, "message", timeout=5)
+    assert frame["message"]["message_id"] == output.strip().splitlines()[-1]
+    assert frame["message"]["payload"]["title"] == "from elsewhere"

@@ -1,0 +1,180 @@
+"""Signatures: canonical encoding, the five outcomes, key rotation, tamper detection."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import replace
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from opsmessaging import integrity, pubsub
+from opsmessaging.catalogue import system
+from opsmessaging.envelope import Envelope
+from opsmessaging.models import Message
+
+pytestmark = pytest.mark.django_db
+
+K1 = {"id": "k1", "secret": "first secret"}
+K2 = {"id": "k2", "secret": "second secret"}
+
+
+def fresh(message: Message) -> Message:
+    return Message.objects.get(pk=message.pk)
+
+
+def test_stored_messages_are_signed_and_verify():
+    message = fresh(pubsub.broadcast_health_update("c", "healthy").message)
+    assert message.key_id.startswith("sk-") and len(message.signature) == 64
+    assert message.integrity == "secured"
+    assert message.to_wire()["signature_valid"] is True
+
+
+def test_canonical_encoding_is_reproducible_by_hand():
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K1]}):
+        message = fresh(
+            pubsub.broadcast_alert(
+                "disk", "error", "Disk failing", node="db1@h"
+            ).message
+        )
+        wire = message.to_wire()
+        document = {
+            k: wire[k]
+            for k in (
+                "category",
+                "message_id",
+                "node",
+                "originating_node",
+                "payload",
+                "payload_type",
+                "severity",
+                "source_node",
+                "tag",
+                "timestamp",
+                "topic",
+                "version",
+            )
+        }
+        canonical = json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        expected = hmac.new(b"first secret", canonical, hashlib.sha256).hexdigest()
+    assert (message.key_id, message.signature) == ("k1", expected)
+
+
+def test_a_row_changed_in_the_database_is_flagged():
+    message = pubsub.broadcast_health_update("c", "healthy").message
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE opsmessaging_message SET topic = %s WHERE id = %s",
+            ["forged", message.pk],
+        )
+    tampered = fresh(message)
+    assert tampered.integrity == "invalid_signature"
+    assert tampered.to_wire()["signature_valid"] is False
+    report = pubsub.validate_messaging_compatibility()
+    assert report["signing"]["stored"]["invalid"] == 1
+    assert report["signing"]["stored"]["invalid_message_ids"] == [message.message_id]
+    assert pubsub.is_compatible(report) is False
+
+
+@pytest.mark.postgres
+def test_a_payload_edited_in_postgresql_is_detected():
+    message = pubsub.broadcast_health_update("c", "healthy").message
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE opsmessaging_message SET payload = jsonb_set(payload, '{status}', '"unhealthy"')
+               WHERE id = %s""",
+            [message.pk],
+        )
+    tampered = fresh(message)
+    assert tampered.to_wire()["payload"]["status"] == "unhealthy"
+    assert tampered.to_wire()["signature_valid"] is False
+    assert tampered.integrity == "invalid_signature"
+
+
+def test_the_admin_flags_a_tampered_row(admin_client):
+    message = pubsub.broadcast_health_update("c", "healthy").message
+    pubsub.broadcast_health_update("d", "healthy")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE opsmessaging_message SET node = %s WHERE id = %s",
+            ["evil@h", message.pk],
+        )
+    page = admin_client.get("/admin/opsmessaging/message/").content.decode()
+    assert page.count("TAMPERED (invalid_signature)") == 1
+    detail = admin_client.get(
+        f"/admin/opsmessaging/message/{message.pk}/change/"
+    ).content.decode()
+    assert "invalid_signature" in detail
+
+
+def test_unsigned_rows_are_rejected_when_keys_exist():
+    message = pubsub.broadcast_health_update("c", "healthy").message
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE opsmessaging_message SET signature = '', key_id = '' WHERE id = %s",
+            [message.pk],
+        )
+    assert fresh(message).integrity == "unsecured_rejected"
+    assert fresh(message).signature_valid is False
+
+
+def test_an_unknown_key_id_is_an_invalid_format():
+    message = pubsub.broadcast_health_update("c", "healthy").message
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE opsmessaging_message SET key_id = 'nope' WHERE id = %s",
+            [message.pk],
+        )
+    assert fresh(message).integrity == "invalid_format"
+
+
+def test_verify_maps_the_original_outcomes():
+    envelope = Envelope.from_payload(system.system_lifecycle("started", "s", "1"))
+    key_id, signature = integrity.sign(envelope)
+    assert integrity.verify(envelope, key_id, signature) == "secured"
+    assert (
+        integrity.verify(replace(envelope, topic="x"), key_id, signature)
+        == "invalid_signature"
+    )
+    assert integrity.verify(envelope, key_id, "") == "unsecured_rejected"
+    assert integrity.verify(envelope, key_id, "abc") == "invalid_format"
+    assert integrity.verify(envelope, "unknown", signature) == "invalid_format"
+
+
+def test_signing_keys_rotate_without_breaking_old_messages():
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K1]}):
+        old = pubsub.broadcast_health_update("c", "healthy").message
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K2, K1]}):
+        new = pubsub.broadcast_health_update("c", "healthy").message
+        assert (fresh(old).key_id, fresh(old).integrity) == ("k1", "secured")
+        assert (fresh(new).key_id, fresh(new).integrity) == ("k2", "secured")
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K2]}):
+        assert fresh(old).integrity == "invalid_format"  # its key was dropped
+
+
+def test_default_key_follows_secret_key_fallbacks(settings):
+    message = pubsub.broadcast_health_update("c", "healthy").message
+    old_secret = settings.SECRET_KEY
+    settings.SECRET_KEY = "a brand new secret key of sufficient length for django"
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    assert fresh(message).integrity == "secured"
+    settings.SECRET_KEY_FALLBACKS = []
+    assert fresh(message).integrity == "invalid_format"
+
+
+def test_compatibility_signing_section_is_computed():
+    pubsub.broadcast_health_update("c", "healthy")
+    section = pubsub.validate_messaging_compatibility()["signing"]
+    assert section["sign_and_verify"] == "secured"
+    assert section["tampering_detected"] is True
+    assert section["stored"] == {
+        "checked": 1,
+        "outcomes": {"secured": 1},
+        "invalid": 0,
+        "invalid_message_ids": [],
+    }

@@ -622,7 +622,6 @@ def test_compatibility_is_503_when_a_check_fails(client, reader):
 
 
 def test_compatibility_is_503_when_the_report_is_not_compatible(reader, monkeypatch):
-
     real = pubsub.validate_messaging_compatibility
 
     def broken():

@@ -9,7 +9,10 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install lint test-sqlite test-services clean
+# The history benchmark's own database (created and emptied by the benchmark).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging_bench
+
+.PHONY: run test install lint test-sqlite test-services clean bench bench-history
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +49,13 @@ test-services: install
 	else \
 		echo "PostgreSQL or Redis unreachable: skipped the services pass (CI runs it)."; \
 	fi
+
+# Benchmarks (PostgreSQL); not part of `make test`.
+bench: bench-history
+
+# The API's history list at 10,000 and 1,000,000 messages: p50/p95 and their ratio.
+bench-history: install
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/history.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* .pytest_cache .mypy_cache .ruff_cache

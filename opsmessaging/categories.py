@@ -94,7 +94,9 @@ CLUSTER_SUB_TOPICS = (
 )
 
 TOPIC_MAX_LENGTH = 200
-_TOPIC_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/\-]*$")
+#: A legal topic (also published in the API's description).
+TOPIC_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@/\-]*$"
+_TOPIC_RE = re.compile(TOPIC_PATTERN)
 _STORE_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 STORE_ID_MAX_LENGTH = 100
 

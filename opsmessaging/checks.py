@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,9 @@ from opsmessaging.conf import DEFAULTS, log_level_number
 from opsmessaging.helpers import is_node_name
 
 _INTERVALS = ("HEALTH_BROADCAST_INTERVAL", "METRICS_BROADCAST_INTERVAL")
+_API_SIZES = ("API_PAGE_SIZE", "API_MAX_PAGE_SIZE", "API_MAX_BATCH_SIZE")
+#: What DRF's throttles understand, e.g. "120/minute".
+_RATE_RE = re.compile(r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$")
 _CAPTURE_SWITCHES = (
     "CAPTURE_AUTH",
     "CAPTURE_ACCESS_VIOLATIONS",
@@ -140,6 +144,7 @@ def check_settings(
             )
         )
     errors.extend(_check_capture(user))
+    errors.extend(_check_api_settings(user))
     return errors
 
 
@@ -324,4 +329,40 @@ def check_schedule_settings(
                     id="opsmessaging.E202",
                 )
             )
+    return errors
+
+
+def _check_api_settings(user: dict[str, Any]) -> list[CheckMessage]:
+    # The API's checks are numbered from E301.
+    errors: list[CheckMessage] = []
+    for name in _API_SIZES:
+        if name in user and not _positive_int(user[name]):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E301",
+                )
+            )
+    page = user.get("API_PAGE_SIZE", DEFAULTS["API_PAGE_SIZE"])
+    most = user.get("API_MAX_PAGE_SIZE", DEFAULTS["API_MAX_PAGE_SIZE"])
+    if _positive_int(page) and _positive_int(most) and page > most:
+        errors.append(
+            Error(
+                f"OPSMESSAGING['API_PAGE_SIZE'] ({page}) is larger than "
+                f"OPSMESSAGING['API_MAX_PAGE_SIZE'] ({most}).",
+                hint="Raise API_MAX_PAGE_SIZE or lower API_PAGE_SIZE.",
+                id="opsmessaging.E302",
+            )
+        )
+    rate = user.get("API_WRITE_THROTTLE_RATE", DEFAULTS["API_WRITE_THROTTLE_RATE"])
+    if rate is not None and (not isinstance(rate, str) or not _RATE_RE.match(rate)):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['API_WRITE_THROTTLE_RATE'] must be a rate such as "
+                f"'120/minute', or None for no limit; not {rate!r}.",
+                hint="Use '<count>/second', '/minute', '/hour' or '/day'.",
+                id="opsmessaging.E303",
+            )
+        )
     return errors

@@ -98,6 +98,13 @@ DEFAULTS: dict[str, Any] = {
     },
     "RETENTION_BATCH_SIZE": 1_000,
     "RETENTION_INTERVAL": 3_600_000,
+    # HTTP API (opsmessaging.api): messages per page by default and at most (``limit``).
+    "API_PAGE_SIZE": 50,
+    "API_MAX_PAGE_SIZE": 1000,
+    # Most events in one ``POST messages/batch/``.
+    "API_MAX_BATCH_SIZE": 500,
+    # Broadcasts (POST) per user, as "<count>/<second|minute|hour|day>"; None: no limit.
+    "API_WRITE_THROTTLE_RATE": "120/minute",
 }
 
 
@@ -241,6 +248,23 @@ class Settings:
     @property
     def SYSTEM_VERSION(self) -> str:
         return str(self.get("SYSTEM_VERSION"))
+
+    @property
+    def API_PAGE_SIZE(self) -> int:
+        return int(self.get("API_PAGE_SIZE"))
+
+    @property
+    def API_MAX_PAGE_SIZE(self) -> int:
+        return int(self.get("API_MAX_PAGE_SIZE"))
+
+    @property
+    def API_MAX_BATCH_SIZE(self) -> int:
+        return int(self.get("API_MAX_BATCH_SIZE"))
+
+    @property
+    def API_WRITE_THROTTLE_RATE(self) -> str | None:
+        value = self.get("API_WRITE_THROTTLE_RATE")
+        return value if value is None else str(value)
 
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""

@@ -26,7 +26,9 @@ from opsmessaging.exceptions import (
 
 NODE_FIELDS = ("node", "source_node", "originating_node")
 NODE_NAME_MAX_LENGTH = 255
-_NODE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(@[A-Za-z0-9_][A-Za-z0-9_.\-]*)?$")
+#: A node name, ``name`` or ``name@host`` (also published in the JSON Schemas).
+NODE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(@[A-Za-z0-9_][A-Za-z0-9_.\-]*)?$"
+_NODE_RE = re.compile(NODE_NAME_PATTERN)
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 

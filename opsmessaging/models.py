@@ -11,15 +11,16 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from opsmessaging import codec, integrity
-from opsmessaging.catalogue import get_type
+from opsmessaging.catalogue import get_type, type_for_tag
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.envelope import Envelope
 from opsmessaging.exceptions import ImmutableMessage
+from opsmessaging.helpers import NODE_FIELDS
 from opsmessaging.severity import Severity
 
 # Columns written by ``append``; the order matches the INSERT statements below.
@@ -54,6 +55,60 @@ class MessageQuerySet(models.QuerySet["Message"]):
     def newest_first(self) -> MessageQuerySet:
         return self.order_by("-id")
 
+    def matching(
+        self,
+        *,
+        category: str | None = None,
+        topic: str | None = None,
+        tag: str | None = None,
+        payload_type: str | None = None,
+        node: str | None = None,
+        node_field: str = "any",
+        severity: Severity | None = None,
+        min_severity: Severity | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: int | None = None,
+    ) -> MessageQuerySet:
+        """Filter messages the way the API and ``opsmessaging_tail`` do; None means "any".
+
+        ``node`` matches any of the three node fields unless ``node_field`` names one;
+        ``since`` is inclusive and ``until`` exclusive; ``after`` is a sequence number of
+        ``category`` (for catching up). A tag is served by the payload-type index: each
+        payload type has exactly one tag.
+        """
+        rows = self
+        if category is not None:
+            rows = rows.filter(category=category)
+        if topic is not None:
+            rows = rows.filter(topic=topic)
+        if tag is not None:
+            rows = rows.filter(payload_type=type_for_tag(tag).name)
+        if payload_type is not None:
+            rows = rows.filter(payload_type=payload_type)
+        if node is not None:
+            if node_field == "any":
+                rows = rows.filter(
+                    Q(node=node) | Q(source_node=node) | Q(originating_node=node)
+                )
+            elif node_field in NODE_FIELDS:
+                rows = rows.filter(**{node_field: node})
+            else:
+                raise ValueError(f"node_field must be 'any' or one of {NODE_FIELDS}")
+        if severity is not None:
+            rows = rows.filter(severity=int(severity))
+        if min_severity is not None:
+            rows = rows.filter(severity__gte=int(min_severity))
+        if since is not None:
+            rows = rows.filter(timestamp__gte=since)
+        if until is not None:
+            rows = rows.filter(timestamp__lt=until)
+        if after is not None:
+            if category is None:
+                raise ValueError("after needs a category: sequences number each one")
+            rows = rows.filter(sequence__gt=after)
+        return rows
+
     def distinct_values(
         self, column: str, category: str | None = None, limit: int = 100
     ) -> list[str]:
@@ -86,6 +141,30 @@ class MessageQuerySet(models.QuerySet["Message"]):
             cursor.execute(sql, [*params, *params, limit])
             return [row[0] for row in cursor.fetchall()]
 
+    def category_stats(self, category: str) -> dict[str, Any]:
+        """Return the first and last sequence, the count and the last time of a category.
+
+        Two index probes however large the table: sequences number a category from 1 with
+        no gaps and retention removes the oldest messages first, so the stored messages
+        are exactly ``first_sequence`` to ``last_sequence``.
+        """
+        rows = self.filter(category=category)
+        first = rows.order_by("sequence").values_list("sequence", flat=True).first()
+        last = rows.order_by("-sequence").values("sequence", "timestamp").first()
+        if first is None or last is None:
+            return {
+                "count": 0,
+                "first_sequence": None,
+                "last_sequence": None,
+                "last_message_at": None,
+            }
+        return {
+            "count": last["sequence"] - first + 1,
+            "first_sequence": first,
+            "last_sequence": last["sequence"],
+            "last_message_at": last["timestamp"],
+        }
+
 
 class MessageManager(models.Manager["Message"]):
     """Appends messages with contiguous per-category sequences, in commit order."""
@@ -100,6 +179,9 @@ class MessageManager(models.Manager["Message"]):
         self, column: str, category: str | None = None, limit: int = 100
     ) -> list[str]:
         return self.get_queryset().distinct_values(column, category, limit)
+
+    def category_stats(self, category: str) -> dict[str, Any]:
+        return self.get_queryset().category_stats(category)
 
     def append(self, envelope: Envelope) -> Message:
         """Store one message and return it with its ``id`` and ``sequence``.

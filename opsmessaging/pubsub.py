@@ -174,6 +174,54 @@ def broadcast(payload: Payload, **options: Any) -> BroadcastResult:
     return publish(envelope_for(payload, **options))
 
 
+def _typed(
+    payload_type: str,
+    payload: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    **opts: Any,
+) -> Envelope:
+    """Build a payload from its type's name and its fields as JSON gives them, and wrap it.
+
+    ``options`` (for one event of a batch) override ``opts``. Field errors are named
+    ``payload.<field>``.
+    """
+    kind = get_type(payload_type, "type")
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, Mapping):
+        raise InvalidMessage(
+            f"must be an object of {kind.name}'s fields, got {type(payload).__name__}",
+            "payload",
+        )
+    envelope = {**opts, **(options or {})}
+    fields = dict(payload)
+    # As in every broadcast_* function, the envelope's node is also the payload's.
+    if (
+        envelope.get("node") is not None
+        and kind.has_node
+        and fields.get("node") is None
+    ):
+        fields["node"] = envelope["node"]
+    try:
+        built = kind.new(**fields)
+    except InvalidMessage as exc:
+        raise exc.prefixed("payload") from None
+    return envelope_for(built, **envelope)
+
+
+def broadcast_typed(
+    payload_type: str, payload: Mapping[str, Any] | None = None, **options: Any
+) -> BroadcastResult:
+    """Broadcast a payload given as its type's name and a mapping of its fields.
+
+    This is the path of the HTTP API and the ``opsmessaging_broadcast`` command: field
+    values are plain JSON data (timestamps as RFC 3339 strings). ``options`` are ``topic``,
+    ``category`` (refused when it is not the type's) and the node fields; ``node`` also
+    fills the payload's own node field when it has one and the payload leaves it out.
+    """
+    return publish(_typed(payload_type, payload, **options))
+
+
 def _split(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split keyword options into envelope options and payload fields.
 
@@ -604,6 +652,7 @@ BATCH_KINDS: dict[str, Callable[..., Envelope]] = {
     "security_event": _security_event,
     "log_entry": _log_entry,
     "payload": _payload,
+    "typed": _typed,
 }
 
 
@@ -868,6 +917,7 @@ __all__ = [
     "broadcast_store_health",
     "broadcast_system_config",
     "broadcast_system_lifecycle",
+    "broadcast_typed",
     "disable",
     "enable",
     "enabled",

@@ -28,6 +28,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "opsmessaging",
     "project",
 ]
@@ -162,6 +166,33 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = os.environ.get(
     "CELERY_BEAT_SCHEDULER", "celery.beat:PersistentScheduler"
 )
+
+# The HTTP API (opsmessaging.api): token first, so that an anonymous request gets a 401
+# with ``WWW-Authenticate: Token``; the browser's session works too.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Authentication failures and throttling become security AccessViolation messages.
+    "EXCEPTION_HANDLER": "opsmessaging.capture.drf.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "opsmessaging API",
+    "DESCRIPTION": "Operational messages: history, broadcasting, the payload catalogue "
+    "and the compatibility status. Authenticate with a session or "
+    "`Authorization: Token <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PayloadTypeEnum": "opsmessaging.api.serializers.PAYLOAD_TYPE_NAMES",
+        "SeverityEnum": "opsmessaging.api.filters.SEVERITY_LABELS",
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -30,7 +30,9 @@ from opsmessaging.helpers import (
 from opsmessaging.severity import Severity, normalise_severity
 
 IDENTIFIER_MAX_LENGTH = 200
-_IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/\-]*$")
+#: A name (component, metric, ...), also published in the JSON Schemas.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@/\-]*$"
+_IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
 
 
 class Kind(enum.StrEnum):
@@ -54,7 +56,9 @@ def to_json_value(value: Any, path: str) -> Any:
 
     Aware datetimes become wire timestamps, enums their values, tuples lists.
     """
-    if value is None or isinstance(value, bool | str):
+    if isinstance(value, str):
+        return _without_nul(value, path)
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, enum.Enum):
         return to_json_value(value.value, path)
@@ -77,6 +81,7 @@ def to_json_value(value: Any, path: str) -> Any:
                 key = key.value
             if not isinstance(key, str):
                 raise InvalidMessage(f"object keys must be strings, got {key!r}", path)
+            _without_nul(key, path)
             out[key] = to_json_value(item, f"{path}.{key}")
         return out
     if isinstance(value, list | tuple):
@@ -86,6 +91,14 @@ def to_json_value(value: Any, path: str) -> Any:
     raise InvalidMessage(
         f"value of type {type(value).__name__} is not JSON-serialisable", path
     )
+
+
+def _without_nul(text: str, path: str) -> str:
+    # PostgreSQL cannot store U+0000 in text or jsonb: refuse it here, as bad input,
+    # rather than let the store fail.
+    if "\x00" in text:
+        raise InvalidMessage("must not contain the NUL character (U+0000)", path)
+    return text
 
 
 @dataclass(frozen=True)
@@ -166,7 +179,7 @@ def _clean_kind(kind: Kind, value: Any, path: str, required: bool) -> Any:
             raise InvalidMessage(f"must be a string, got {type(value).__name__}", path)
         if required and not value.strip():
             raise InvalidMessage("must not be empty", path)
-        return value
+        return _without_nul(value, path)
     if kind is Kind.IDENTIFIER:
         if (
             not isinstance(value, str)
@@ -300,7 +313,7 @@ class PayloadType:
     def has_node(self) -> bool:
         return "node" in self.field_map
 
-    def new(self, **values: Any) -> Payload:
+    def new(self, /, **values: Any) -> Payload:
         """Build a validated payload: defaults for absent fields, ``InvalidMessage`` if bad."""
         unknown = [name for name in values if name not in self.field_map]
         now = current_timestamp()  # every defaulted time field of one payload shares it

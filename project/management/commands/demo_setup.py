@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from rest_framework.authtoken.models import Token
 
 PASSWORD_FILE = Path(settings.BASE_DIR) / ".demo-admin-password"
 
@@ -41,5 +42,13 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"{verb} demo admin user: log in at http://127.0.0.1:8000/admin/ as "
                 f"{username!r} with password {password!r}"
+            )
+        )
+        token, _ = Token.objects.get_or_create(user=user)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"API token of {username!r}: {token.key} (curl -H 'Authorization: Token "
+                f"{token.key}' http://127.0.0.1:8000/api/opsmessaging/messages/; "
+                "docs at http://127.0.0.1:8000/api/docs/)"
             )
         )

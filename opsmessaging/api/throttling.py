@@ -1,0 +1,20 @@
+"""The throttle on broadcasts through the API (``OPSMESSAGING["API_WRITE_THROTTLE_RATE"]``)."""
+
+from __future__ import annotations
+
+from rest_framework.throttling import UserRateThrottle
+
+from opsmessaging.conf import conf
+
+
+class BroadcastRateThrottle(UserRateThrottle):
+    """Limits broadcasts per user (per address when anonymous); None turns it off.
+
+    The counts live in Django's default cache: use a shared cache (Redis, Memcached) for one
+    limit across processes and nodes.
+    """
+
+    scope = "opsmessaging_broadcast"
+
+    def get_rate(self) -> str | None:
+        return conf.API_WRITE_THROTTLE_RATE

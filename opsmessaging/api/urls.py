@@ -1,0 +1,26 @@
+"""URLs of the API; include them under a prefix, e.g. ``path("api/opsmessaging/", ...)``."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from opsmessaging.api import views
+
+app_name = "opsmessaging_api"
+
+router = SimpleRouter()
+router.register("messages", views.MessageViewSet, basename="message")
+
+urlpatterns = [
+    *router.urls,
+    path("categories/", views.CategoryListView.as_view(), name="category-list"),
+    path("nodes/", views.NodeListView.as_view(), name="node-list"),
+    path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
+    path("types/", views.PayloadTypeListView.as_view(), name="payload-type-list"),
+    path(
+        "types/<str:name>/",
+        views.PayloadTypeDetailView.as_view(),
+        name="payload-type-detail",
+    ),
+]

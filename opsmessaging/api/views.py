@@ -1,0 +1,431 @@
+"""Views of the API: thin translations between HTTP and the app.
+
+Reading goes through ``permissions.filter_viewable`` (a message of a category the user may
+not see does not exist for them), broadcasting through ``pubsub`` after
+``permissions.can_add_category``. ``InvalidMessage`` becomes a 400 naming each field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import (
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    ValidationError,
+)
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from opsmessaging import cloudevents, pubsub
+from opsmessaging.api.filters import MessageFilter, MessageQuerySerializer
+from opsmessaging.api.openapi import MessageAutoSchema
+from opsmessaging.api.pagination import MessageCursorPagination
+from opsmessaging.api.permissions import MessagePermission
+from opsmessaging.api.renderers import (
+    CloudEventRenderer,
+    CloudEventsBatchRenderer,
+    MessageCSVRenderer,
+)
+from opsmessaging.api.serializers import (
+    PAYLOAD_TYPE_NAMES,
+    BatchResultSerializer,
+    BatchSerializer,
+    BroadcastSerializer,
+    CategorySerializer,
+    CloudEventSerializer,
+    ClusterSerializer,
+    CompatibilitySerializer,
+    ErrorSerializer,
+    MessageSerializer,
+    NodeSerializer,
+    NotStoredSerializer,
+    PayloadTypeSerializer,
+    flatten_errors,
+)
+from opsmessaging.api.throttling import BroadcastRateThrottle
+from opsmessaging.catalogue import get_type
+from opsmessaging.exceptions import InvalidMessage
+from opsmessaging.helpers import cluster_context
+from opsmessaging.models import Message, Node
+from opsmessaging.permissions import (
+    can_add_category,
+    filter_viewable,
+    viewable_categories,
+)
+from opsmessaging.schema import describe_catalogue, describe_type
+from opsmessaging.status import compatibility_status
+
+#: Topics listed per category by ``categories/``.
+TOPICS_LISTED = 100
+_ENVELOPE_OPTIONS = ("topic", "category", "node", "source_node", "originating_node")
+
+# Documented error responses (every body is JSON).
+_VALIDATION = OpenApiResponse(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    },
+    description="Bad input: each offending field (dotted for nested ones, e.g. "
+    "`payload.severity` or `events[2].type`) with its reasons. Nothing was stored.",
+)
+_UNAUTHENTICATED = OpenApiResponse(
+    ErrorSerializer, description="Not authenticated (no or a bad token)."
+)
+_FORBIDDEN = OpenApiResponse(
+    ErrorSerializer,
+    description="Not allowed (or, with session authentication, not logged in).",
+)
+_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not found.")
+_THROTTLED = OpenApiResponse(
+    ErrorSerializer,
+    description="Too many broadcasts (`OPSMESSAGING['API_WRITE_THROTTLE_RATE']`).",
+)
+_NOT_STORED = OpenApiResponse(
+    NotStoredSerializer,
+    description="Nothing was stored: broadcasting is disabled, or the store failed.",
+)
+_READ_ERRORS = {
+    (401, "application/json"): _UNAUTHENTICATED,
+    (403, "application/json"): _FORBIDDEN,
+}
+_WRITE_ERRORS = {
+    400: _VALIDATION,
+    401: _UNAUTHENTICATED,
+    403: _FORBIDDEN,
+    429: _THROTTLED,
+    503: _NOT_STORED,
+}
+
+
+class JSONErrorsMixin:
+    """Answer errors in JSON whatever format was asked; every 400 maps fields to reasons."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, InvalidMessage):
+            exc = ValidationError(exc.errors)
+        elif isinstance(
+            exc, ParseError
+        ):  # a body that is not JSON: a 400 like the others
+            exc = ValidationError({"non_field_errors": [str(exc.detail)]})
+        response: Response = super().handle_exception(exc)  # type: ignore[misc]
+        return response
+
+    def finalize_response(
+        self, request: Request, response: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        if (
+            isinstance(response, Response)
+            and response.status_code >= 400
+            and not isinstance(response.accepted_renderer, JSONRenderer)
+        ):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+def validated(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, Any]:
+    """Validate a body with ``serializer_class``; errors become a flat 400."""
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise ValidationError(flatten_errors(serializer.errors))
+    return dict(serializer.validated_data)
+
+
+def envelope_options(body: dict[str, Any]) -> dict[str, Any]:
+    return {name: body[name] for name in _ENVELOPE_OPTIONS if name in body}
+
+
+def not_stored(result: pubsub.BroadcastResult | pubsub.BatchResult) -> Response:
+    if (
+        isinstance(result, pubsub.BatchResult)
+        and result.disabled
+        or (isinstance(result, pubsub.BroadcastResult) and result.status == "disabled")
+    ):
+        body = {
+            "status": "disabled",
+            "detail": "Broadcasting is disabled on this server; nothing was stored.",
+        }
+    else:
+        body = {
+            "status": "error",
+            "detail": "The store failed; nothing was stored (the reason is in the "
+            "server log).",
+        }
+    return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Message history, newest first",
+        description="Filtered history with cursor pagination (follow `next`). "
+        "`format=csv` gives the page as CSV, `format=cloudevents` as a CloudEvents "
+        "batch; both carry the `next`/`previous` links in a `Link` header.",
+        parameters=[MessageQuerySerializer],
+        responses={
+            (200, "application/json"): MessageSerializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+            # A CloudEvents batch is a bare array (the links are in the Link header).
+            (200, cloudevents.BATCH_MEDIA_TYPE): CloudEventSerializer(many=True),
+            (400, "application/json"): _VALIDATION,
+            (404, "application/json"): OpenApiResponse(
+                ErrorSerializer, description="Invalid cursor."
+            ),
+            **_READ_ERRORS,
+        },
+    ),
+    retrieve=extend_schema(
+        summary="One message",
+        description="`format=cloudevents` gives it as a CloudEvent. A message of a "
+        "category the user may not see is not found.",
+        parameters=[
+            OpenApiParameter(
+                "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Store id."
+            )
+        ],
+        responses={
+            (200, "application/json"): MessageSerializer,
+            (200, cloudevents.MEDIA_TYPE): CloudEventSerializer,
+            (404, "application/json"): _NOT_FOUND,
+            **_READ_ERRORS,
+        },
+    ),
+    create=extend_schema(
+        summary="Broadcast one message",
+        description="Validated by the catalogue, stored and delivered like "
+        "`pubsub.broadcast_typed`. The category follows from `type`; broadcasting it "
+        "needs the category's add permission.",
+        request=BroadcastSerializer,
+        responses={201: MessageSerializer, **_WRITE_ERRORS},
+    ),
+    batch=extend_schema(
+        summary="Broadcast several messages, all or none",
+        description="Every event is validated first; one bad event fails the batch "
+        "and nothing is stored. The events are stored in one transaction.",
+        request=BatchSerializer,
+        responses={201: BatchResultSerializer, **_WRITE_ERRORS},
+    ),
+)
+class MessageViewSet(
+    JSONErrorsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Message],
+):
+    """Stored messages: read the history, broadcast new ones."""
+
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    pagination_class = MessageCursorPagination
+    filter_backends = [MessageFilter]
+    permission_classes = [MessagePermission]
+    parser_classes = [JSONParser]
+    # Any path segment reaches the view, so that a non-number is a JSON 404 too.
+    lookup_value_regex = "[^/]+"
+    schema = MessageAutoSchema()
+
+    def get_queryset(self) -> QuerySet[Message]:
+        return filter_viewable(Message.objects.all(), self.request.user)
+
+    def get_object(self) -> Message:
+        if not re.fullmatch(r"[0-9]+", self.kwargs["pk"]):
+            raise NotFound("No Message matches the given query.")
+        return super().get_object()
+
+    def get_renderers(self) -> list[BaseRenderer]:
+        classes: list[type[BaseRenderer]] = [JSONRenderer]
+        if self.action in ("list", None):  # None: a method it refuses (405 in JSON)
+            classes += [MessageCSVRenderer, CloudEventsBatchRenderer]
+        if self.action in ("retrieve", None):
+            classes += [CloudEventRenderer]
+        return [renderer() for renderer in classes]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        if self.request.method not in SAFE_METHODS:
+            return [BroadcastRateThrottle()]
+        return super().get_throttles()
+
+    def _check_may_add(self, categories: set[str]) -> None:
+        refused = sorted(
+            c for c in categories if not can_add_category(self.request.user, c)
+        )
+        if refused:
+            raise PermissionDenied(
+                f"You do not have permission to broadcast {', '.join(refused)} messages."
+            )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = validated(BroadcastSerializer, request.data)
+        self._check_may_add({get_type(body["type"]).category.value})
+        result = pubsub.broadcast_typed(
+            body["type"], body.get("payload"), **envelope_options(body)
+        )
+        if not result.ok or result.message is None:
+            return not_stored(result)
+        return Response(result.message.to_wire(), status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["post"])
+    def batch(self, request: Request) -> Response:
+        events = validated(BatchSerializer, request.data)["events"]
+        problems: dict[str, list[str]] = {}
+        categories = set()
+        for index, event in enumerate(events):
+            try:
+                categories.add(get_type(event["type"]).category.value)
+            except InvalidMessage as exc:
+                problems.update(exc.prefixed(f"events[{index}]").errors)
+        if problems:
+            raise ValidationError(problems)
+        self._check_may_add(categories)
+        result = pubsub.broadcast_batch(
+            [
+                ("typed", event["type"], event.get("payload"), envelope_options(event))
+                for event in events
+            ]
+        )
+        if result.disabled or result.errors:
+            return not_stored(result)
+        body = {
+            "success": result.success,
+            "errors": result.errors,
+            "disabled": result.disabled,
+            "results": [
+                {
+                    "status": item.status,
+                    "message": item.message.to_wire() if item.message else None,
+                    "error": item.error,
+                }
+                for item in result.results
+            ],
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class CategoryListView(JSONErrorsMixin, APIView):
+    """Each category the user may see, with its topics and the extent of its history."""
+
+    permission_classes = [MessagePermission]
+
+    @extend_schema(
+        summary="Categories with their topics, counts and last message time",
+        description="Cheap at any size: topics come from a loose index scan; the count "
+        "is `last_sequence - first_sequence + 1` (sequences have no gaps and retention "
+        "removes the oldest first).",
+        responses={200: CategorySerializer(many=True), **_READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        rows = []
+        for category in viewable_categories(request.user):
+            topics = Message.objects.distinct_values(
+                "topic", category=category.value, limit=TOPICS_LISTED + 1
+            )
+            rows.append(
+                {
+                    "category": category.value,
+                    "label": category.label,
+                    "topics": topics[:TOPICS_LISTED],
+                    "topics_truncated": len(topics) > TOPICS_LISTED,
+                    **Message.objects.category_stats(category.value),
+                }
+            )
+        return Response(CategorySerializer(rows, many=True).data)
+
+
+class NodeListView(JSONErrorsMixin, APIView):
+    """The node registry and this node's view of the cluster."""
+
+    permission_classes = [MessagePermission]
+
+    @extend_schema(
+        summary="Cluster nodes and the cluster context",
+        responses={200: ClusterSerializer, **_READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        context = cluster_context()
+        connected = {context["node_name"], *context["connected_nodes"]}
+        nodes = NodeSerializer(
+            Node.objects.all(), many=True, context={"connected": connected}
+        )
+        return Response({"cluster": context, "nodes": nodes.data})
+
+
+class CompatibilityView(JSONErrorsMixin, APIView):
+    """Whether messaging works here, for monitors and load balancers (no login needed)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Compatibility status (200 compatible, 503 not)",
+        description="`pubsub.validate_messaging_compatibility()` and the app's system "
+        "checks. Anyone gets the status code and `compatible`; users who may read "
+        "messages also get the `report` and the `checks`.",
+        responses={
+            200: CompatibilitySerializer,
+            503: OpenApiResponse(
+                CompatibilitySerializer, description="Something is not compatible."
+            ),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        result = compatibility_status()
+        code = 200 if result["compatible"] else 503
+        if not viewable_categories(request.user):
+            result = {"compatible": result["compatible"]}
+        return Response(result, status=code)
+
+
+class PayloadTypeListView(JSONErrorsMixin, APIView):
+    """The catalogue of payload types, each with its JSON Schema."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Every payload type with its JSON Schema",
+        operation_id="opsmessaging_types_list",
+        responses={200: PayloadTypeSerializer(many=True), **_READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(describe_catalogue())
+
+
+class PayloadTypeDetailView(JSONErrorsMixin, APIView):
+    """One payload type of the catalogue."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="One payload type with its JSON Schema",
+        parameters=[
+            OpenApiParameter(
+                "name", str, OpenApiParameter.PATH, enum=PAYLOAD_TYPE_NAMES
+            )
+        ],
+        responses={
+            200: PayloadTypeSerializer,
+            404: _NOT_FOUND,
+            **_READ_ERRORS,
+        },
+    )
+    def get(self, request: Request, name: str) -> Response:
+        if name not in PAYLOAD_TYPE_NAMES:
+            raise NotFound(f"No payload type {name!r}.")
+        return Response(describe_type(name))

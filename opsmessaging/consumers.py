@@ -28,15 +28,16 @@ from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db.models import Max, Min, Q
+from django.db.models import Q
 
 from opsmessaging import fanout
 from opsmessaging.categories import Category, group_name, parse_category, validate_topic
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import is_node_name
-from opsmessaging.models import CategorySequence, Message
+from opsmessaging.models import Message
 from opsmessaging.permissions import can_view_category
+from opsmessaging.retention import first_kept_sequence, last_sequence
 from opsmessaging.severity import Severity, normalise_severity
 
 logger = logging.getLogger(__name__)
@@ -117,26 +118,6 @@ def _stored(
     if upto is not None:
         rows = rows.filter(sequence__lte=upto)
     return [m.to_wire() for m in rows.order_by("sequence")[:limit]]
-
-
-def _high_water(category: Category) -> int:
-    """The last committed sequence of ``category`` (everything up to it is visible)."""
-    value = (
-        CategorySequence.objects.filter(category=category.value)
-        .values_list("last_sequence", flat=True)
-        .first()
-    )
-    if value is None:
-        value = Message.objects.filter(category=category.value).aggregate(
-            m=Max("sequence")
-        )["m"]
-    return int(value or 0)
-
-
-def _first_kept(category: Category) -> int | None:
-    rows = Message.objects.filter(category=category.value)
-    first = rows.aggregate(m=Min("sequence"))["m"]
-    return None if first is None else int(first)
 
 
 def _parse_subscription(content: Mapping[str, Any]) -> tuple[Subscription, int | None]:
@@ -281,7 +262,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         sub.replaying = since is not None
         self.subscriptions[sub.key] = sub
         # Read after joining the group: anything committed later arrives live.
-        high_water = await _db(_high_water, sub.category)
+        high_water = await _db(last_sequence, sub.category)
         frame: dict[str, Any] = {
             "type": "subscribed",
             **sub.describe(),
@@ -289,8 +270,9 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             "last_sequence": high_water,
         }
         if since is not None:
-            first = await _db(_first_kept, sub.category)
-            if first is not None and since + 1 < first:
+            # Committed in order: everything up to last_sequence is visible now.
+            first = await _db(first_kept_sequence, sub.category)
+            if since + 1 < first:
                 frame["pruned"] = {"first_available_sequence": first}
         await self._control(frame)
         if since is None:
@@ -383,7 +365,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         while True:
             await asyncio.sleep(interval)
             for category in {s.category for s in self.subscriptions.values()}:
-                high_water = await _db(_high_water, category)
+                high_water = await _db(last_sequence, category)
                 for sub in list(self.subscriptions.values()):
                     if sub.category == category and not sub.replaying:
                         await self._catch_up(sub, high_water)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from opsmessaging import schema
 from opsmessaging.catalogue import Payload, get_type
 from opsmessaging.categories import Category, parse_category, validate_topic
 from opsmessaging.conf import conf
@@ -103,6 +104,7 @@ class Envelope:
             raise InvalidMessage(errors)
         data = payload.to_json()
         check_payload_size(data)
+        schema.validate_json(payload_type.name, payload_type.version, data)
         return cls(
             message_id=message_id or generate_message_id(),
             category=payload_type.category,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from django.db import DatabaseError, connections, router, transaction
 
-from opsmessaging import categories, codec, fanout, integrity
+from opsmessaging import categories, codec, fanout, integrity, schema
 from opsmessaging.catalogue import (
     Payload,
     alerts,
@@ -749,6 +749,11 @@ _SAMPLES: dict[Category, Callable[[], Payload]] = {
 }
 
 
+def samples() -> dict[Category, Callable[[], Payload]]:
+    """One payload builder per category, used by the compatibility checks."""
+    return dict(_SAMPLES)
+
+
 def _section(
     tag: str, check: Callable[[], dict[str, Any]]
 ) -> dict[str, Any] | dict[str, str]:
@@ -853,6 +858,7 @@ def validate_messaging_compatibility() -> dict[str, dict[str, Any]]:
         "delivery": _section("delivery_failure", _delivery),
         "signing": _section("signing_failure", _signing),
         "encryption": _section("encryption_failure", codec.check_roundtrip),
+        "schemas": _section("schemas_failure", schema.check_schemas),
     }
 
 
@@ -884,6 +890,7 @@ def is_compatible(report: Mapping[str, Mapping[str, Any]]) -> bool:
             and signing["stored"]["invalid"] == 0
         )
         encryption_ok = report["encryption"]["roundtrip"] == "ok"
+        schemas_ok = all(v == "ok" for v in report["schemas"]["samples"].values())
     except (KeyError, TypeError):
         return False
     return all(
@@ -895,6 +902,7 @@ def is_compatible(report: Mapping[str, Mapping[str, Any]]) -> bool:
             delivery_ok,
             signing_ok,
             encryption_ok,
+            schemas_ok,
         )
     )
 

@@ -11,7 +11,10 @@ the schemas say so for string fields but not inside free-form objects.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+import jsonschema_rs
 
 from opsmessaging.catalogue import PayloadType, all_types, get_type
 from opsmessaging.catalogue.base import (
@@ -20,6 +23,7 @@ from opsmessaging.catalogue.base import (
     Field,
     Kind,
 )
+from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -111,18 +115,78 @@ def schema_id(payload_type: str, version: int) -> str:
     return f"{ID_PREFIX}{payload_type}:{version}"
 
 
-def payload_schema(payload_type: PayloadType | str) -> dict[str, Any]:
-    """Return the JSON Schema of one payload type (``"SystemAlert"`` or the type itself)."""
+def payload_schema(
+    payload_type: PayloadType | str, version: int | None = None
+) -> dict[str, Any]:
+    """Return the JSON Schema of one payload type (``"SystemAlert"`` or the type itself),
+    of its current version or of an older ``version`` (fields added later left out)."""
     kind = get_type(payload_type)
+    version = kind.version if version is None else version
+    if not 1 <= version <= kind.version:
+        raise InvalidMessage(f"{kind.name} has versions 1 to {kind.version}", "version")
+    fields = [f for f in kind.fields if f.since <= version]
     return {
         "$schema": DIALECT,
-        "$id": schema_id(kind.name, kind.version),
+        "$id": schema_id(kind.name, version),
         "title": kind.name,
         "description": kind.description,
         "type": "object",
-        "properties": {f.name: field_schema(f) for f in kind.fields},
-        "required": [f.name for f in kind.fields if f.required and not has_default(f)],
+        "properties": {f.name: field_schema(f) for f in fields},
+        "required": [f.name for f in fields if f.required and not has_default(f)],
         "additionalProperties": False,
+    }
+
+
+@functools.cache
+def _validator(payload_type: str, version: int) -> Any:
+    return jsonschema_rs.validator_for(
+        payload_schema(payload_type, version), validate_formats=True
+    )
+
+
+def validate_json(payload_type: str, version: int, data: Any) -> None:
+    """Check JSON payload data against its type's schema; ``InvalidMessage`` names each
+    bad field (``details.when``) when it does not conform."""
+    validator = _validator(payload_type, version)
+    if validator.is_valid(data):
+        return
+    errors: dict[str, list[str]] = {}
+    for error in validator.iter_errors(data):
+        path = ".".join(str(part) for part in error.instance_path) or "payload"
+        errors.setdefault(path, []).append(f"schema: {error.message}")
+    raise InvalidMessage(errors)
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """Return every schema of every payload type and version, by file name stem
+    (``ComponentHealth.v1``)."""
+    return {
+        f"{kind.name}.v{version}": payload_schema(kind, version)
+        for kind in all_types()
+        for version in range(1, kind.version + 1)
+    }
+
+
+def check_schemas() -> dict[str, Any]:
+    """Compile every schema and validate one stored-shape sample of each category."""
+    from opsmessaging import pubsub
+
+    schemas = all_schemas()
+    for kind in all_types():
+        for version in range(1, kind.version + 1):
+            _validator(kind.name, version)
+    samples = {}
+    for category, build in pubsub.samples().items():
+        payload = build()
+        try:
+            validate_json(payload.type.name, payload.type.version, payload.to_json())
+            samples[category.value] = "ok"
+        except InvalidMessage as exc:
+            samples[category.value] = f"error: {exc}"
+    return {
+        "schemas": len(schemas),
+        "payload_types": len(all_types()),
+        "samples": samples,
     }
 
 

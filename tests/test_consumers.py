@@ -434,3 +434,31 @@ def test_a_message_broadcast_by_another_process_arrives_live(server, admin):
         frame = receive_until(ws, "message", timeout=5)
     assert frame["message"]["message_id"] == output.strip().splitlines()[-1]
     assert frame["message"]["payload"]["title"] == "from elsewhere"
+
+
+def test_a_drf_token_authenticates_a_non_browser_client(server, admin):
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.create(user=admin).key
+    with ws_connect(server, additional_headers={"Authorization": f"Token {key}"}) as ws:
+        assert subscribe(ws, category="alerts")["type"] == "subscribed"
+        sent = pubsub.broadcast_alert("token", "info", "for a token client").message
+        assert receive_until(ws, "message")["message"]["message_id"] == sent.message_id
+
+
+def test_a_bad_token_is_closed_with_4401(server):
+    with ws_connect(server, additional_headers={"Authorization": "Token nope"}) as ws:
+        assert receive(ws)["code"] == "not_authenticated"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd.code == 4401
+
+
+def test_resuming_from_pruned_history_says_where_it_starts(server, admin):
+    for i in range(5):
+        pubsub.broadcast_alert(f"t{i}", "info", f"m{i}")
+    Message.objects.filter(category="alerts", sequence__lte=3).delete()  # retention
+    with ws_connect(server, admin) as ws:
+        frame = subscribe(ws, category="alerts", since=1)
+        assert frame["pruned"] == {"first_available_sequence": 4}
+        assert [f["message"]["sequence"] for f in collect(ws, 2)] == [4, 5]

@@ -820,7 +820,10 @@ def test_compatibility_report_has_the_seed_sections_plus_ours_and_passes():
         "delivery",
         "signing",
         "encryption",
+        "schemas",
     ]
+    assert report["schemas"]["schemas"] == 37  # 36 types, ComponentHealth in 2 versions
+    assert set(report["schemas"]["samples"].values()) == {"ok"}
     delivery = report["delivery"]
     assert delivery["configured"] is True
     assert delivery["round_trip"] == "ok"

@@ -247,3 +247,68 @@ def test_describe_catalogue_lists_every_type_in_category_order():
 
 def test_schema_id_names_type_and_version():
     assert schema.schema_id("NodeHealth", 2) == "urn:opsmessaging:payload:NodeHealth:2"
+
+
+# --- versions, validation on write, publication -----------------------------------------
+
+
+def test_older_versions_have_their_own_schema():
+    from opsmessaging.schema import payload_schema
+
+    v1 = payload_schema("ComponentHealth", 1)
+    v2 = payload_schema("ComponentHealth")
+    assert v1["$id"] == "urn:opsmessaging:payload:ComponentHealth:1"
+    assert v2["$id"] == "urn:opsmessaging:payload:ComponentHealth:2"
+    assert set(v2["properties"]) - set(v1["properties"]) == {"store_id"}
+    with pytest.raises(InvalidMessage):
+        payload_schema("ComponentHealth", 3)
+
+
+def test_the_schema_is_the_last_check_before_storing():
+    from opsmessaging.catalogue import health
+    from opsmessaging.envelope import Envelope
+
+    payload = health.component_health("c", "n1", "healthy")
+    payload.data["status"] = "fine"  # changed after the catalogue validated it
+    with pytest.raises(InvalidMessage) as error:
+        Envelope.from_payload(payload)
+    assert list(error.value.errors) == ["status"]
+    assert error.value.errors["status"][0].startswith("schema: ")
+
+
+def test_validate_json_names_nested_fields():
+    from opsmessaging.schema import validate_json
+
+    with pytest.raises(InvalidMessage) as error:
+        validate_json(
+            "LogSummary", 1, {"time_period": "1h", "log_counts": {"error": -1}}
+        )
+    assert "log_counts.error" in error.value.errors
+
+
+def test_opsmessaging_schemas_writes_every_type_and_version(tmp_path):
+    import json
+
+    from django.core.management import call_command
+
+    call_command("opsmessaging_schemas", "--out", str(tmp_path / "schemas"))
+    files = sorted(p.name for p in (tmp_path / "schemas").iterdir())
+    assert len(files) == 38  # 37 schemas and index.json
+    assert "ComponentHealth.v1.schema.json" in files
+    assert "ComponentHealth.v2.schema.json" in files
+    document = json.loads(
+        (tmp_path / "schemas" / "SystemAlert.v1.schema.json").read_text()
+    )
+    assert document["$id"] == "urn:opsmessaging:payload:SystemAlert:1"
+    index = json.loads((tmp_path / "schemas" / "index.json").read_text())
+    assert len(index) == 36
+
+
+def test_opsmessaging_schemas_reports_an_unwritable_directory(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(CommandError) as error:
+        call_command("opsmessaging_schemas", "--out", str(blocker / "sub"))
+    assert "cannot write schemas" in str(error.value)

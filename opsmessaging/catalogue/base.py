@@ -116,6 +116,8 @@ class Field:
     minimum: float | None = None
     exclusive_minimum: float | None = None
     maximum: float | None = None
+    #: The payload type version that introduced this field.
+    since: int = 1
 
     def initial(self) -> Any:
         """Return this field's default value (a fresh copy)."""

@@ -90,6 +90,7 @@ ComponentHealth = register(
                 "store_id",
                 Kind.IDENTIFIER,
                 description="The store the component belongs to.",
+                since=2,
             ),
             timestamp_field(),
         ),

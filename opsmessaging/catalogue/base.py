@@ -54,8 +54,10 @@ def to_json_value(value: Any, path: str) -> Any:
 
     Aware datetimes become wire timestamps, enums their values, tuples lists.
     """
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return _text(value, path)
     if isinstance(value, enum.Enum):
         return to_json_value(value.value, path)
     if isinstance(value, int):
@@ -77,7 +79,7 @@ def to_json_value(value: Any, path: str) -> Any:
                 key = key.value
             if not isinstance(key, str):
                 raise InvalidMessage(f"object keys must be strings, got {key!r}", path)
-            out[key] = to_json_value(item, f"{path}.{key}")
+            out[_text(key, path)] = to_json_value(item, f"{path}.{key}")
         return out
     if isinstance(value, list | tuple):
         return [
@@ -86,6 +88,20 @@ def to_json_value(value: Any, path: str) -> Any:
     raise InvalidMessage(
         f"value of type {type(value).__name__} is not JSON-serialisable", path
     )
+
+
+def _text(value: str, path: str) -> str:
+    """Return ``value`` if every database can store it: UTF-8 text without NUL."""
+    if "\x00" in value:
+        raise InvalidMessage("contains a NUL character (\\u0000)", path)
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidMessage(
+                "contains a lone surrogate: not valid Unicode text", path
+            ) from None
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,482 @@
+"""The local spool: durable, bounded, encrypted, crash-safe, drained in order exactly once.
+
+The outage tests make the database really unreachable (see ``Outage``), then bring it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, OperationalError, connections, transaction
+
+from opsmessaging import pubsub, spool
+from opsmessaging.catalogue import alerts, security
+from opsmessaging.envelope import Envelope
+from opsmessaging.models import Message
+from tests.live import other_process_env
+
+NODE = "web1@h"
+
+
+def alert(title: str) -> Envelope:
+    return Envelope.from_payload(
+        alerts.system_alert("info", "system", title, None, "tests")
+    )
+
+
+def titles(envelopes: list[Envelope]) -> list[str]:
+    return [e.payload["title"] for e in envelopes]
+
+
+class Collector:
+    """A drain's store function that keeps what it is given, in order."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Envelope]] = []
+
+    def __call__(self, envelopes: list[Envelope]) -> None:
+        self.batches.append(envelopes)
+
+    @property
+    def titles(self) -> list[str]:
+        return [t for batch in self.batches for t in titles(batch)]
+
+
+@pytest.fixture
+def spool_dir(tmp_path: Path, settings) -> Path:
+    directory = tmp_path / "spool"
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SPOOL_DIR": str(directory)}
+    return directory
+
+
+@pytest.fixture
+def local(spool_dir: Path) -> spool.Spool:
+    return spool.Spool(str(spool_dir), NODE)
+
+
+# --- the file ----------------------------------------------------------------------------
+
+
+def test_an_empty_spool_is_not_pending_and_drains_nothing(local):
+    collected = Collector()
+    assert local.pending() is False
+    report = local.drain(collected)
+    assert (report.complete, report.drained, collected.batches) == (True, 0, [])
+
+
+def test_appended_records_drain_in_order_and_the_file_is_emptied(local):
+    local.append([alert("a")])
+    local.append([alert("b"), alert("c")])
+    local.append([alert("d")])
+    assert (local.pending(), local.pending_messages()) == (True, 4)
+    collected = Collector()
+    report = local.drain(collected)
+    assert [titles(b) for b in collected.batches] == [["a"], ["b", "c"], ["d"]]
+    assert (report.complete, report.drained, report.rejected) == (True, 4, 0)
+    assert (local.pending(), os.path.getsize(local.path)) == (False, 0)
+
+
+def test_a_drained_envelope_is_the_spooled_one(local):
+    original = alert("same")
+    local.append([original])
+    collected = Collector()
+    local.drain(collected)
+    assert collected.batches == [[original]]
+
+
+def test_a_drain_stopped_by_the_database_resumes_at_the_first_record_not_stored(local):
+    for title in "abc":
+        local.append([alert(title)])
+    stored: list[str] = []
+
+    def store_until_b(envelopes):
+        if titles(envelopes) == ["b"]:
+            raise OperationalError("connection refused")
+        stored.extend(titles(envelopes))
+
+    report = local.drain(store_until_b)
+    assert (report.complete, report.drained, report.remaining) == (False, 1, 2)
+    assert report.error == "OperationalError: connection refused"
+    assert local.pending_messages() == 2
+    collected = Collector()
+    assert local.drain(collected).complete is True
+    assert (stored, collected.titles) == (["a"], ["b", "c"])
+
+
+def test_every_record_is_encrypted(local):
+    local.append([alert("plain-alert-title")])
+    local.append(
+        [
+            Envelope.from_payload(
+                security.auth_event("secret-user-id", "login_failure", "password")
+            )
+        ]
+    )
+    data = Path(local.path).read_bytes()
+    assert b"plain-alert-title" not in data
+    assert b"secret-user-id" not in data
+    assert b"login_failure" not in data
+    collected = Collector()
+    local.drain(collected)
+    assert collected.batches[1][0].payload["user_id"] == "secret-user-id"
+
+
+def test_the_spool_is_full_at_its_message_limit(local, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SPOOL_MAX_MESSAGES": 3}
+    local.append([alert("a"), alert("b")])
+    local.append([alert("c")])
+    with pytest.raises(spool.SpoolFull) as full:
+        local.append([alert("d")])
+    assert str(full.value) == (
+        "3 messages are waiting; the limit is 3 (OPSMESSAGING['SPOOL_MAX_MESSAGES'])"
+    )
+    assert local.pending_messages() == 3
+
+
+def test_the_spool_is_full_at_its_byte_limit(local, settings):
+    local.append([alert("a")])
+    size = os.path.getsize(local.path)
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SPOOL_MAX_BYTES": size + 100}
+    with pytest.raises(spool.SpoolFull) as full:
+        local.append([alert("b")])
+    assert str(full.value) == (
+        f"the spool file holds {size} bytes; the limit is {size + 100} "
+        "(OPSMESSAGING['SPOOL_MAX_BYTES'])"
+    )
+    assert os.path.getsize(local.path) == size
+
+
+def test_drained_messages_free_the_space(local, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SPOOL_MAX_MESSAGES": 2}
+    local.append([alert("a"), alert("b")])
+    local.drain(Collector())
+    local.append([alert("c"), alert("d")])
+    assert local.pending_messages() == 2
+
+
+def test_a_torn_last_record_is_cut_off_and_kept_aside(local, caplog):
+    local.append([alert("a")])
+    whole = os.path.getsize(local.path)
+    record = spool.encode_record(spool.MESSAGES, 1, b"x" * 300)
+    with open(local.path, "ab") as file:
+        file.write(record[:150])  # what a killed writer leaves
+    fresh = spool.Spool(os.path.dirname(local.path), NODE)  # another process's view
+    spool.Spool._states.clear()
+    with caplog.at_level(logging.WARNING, logger="opsmessaging.spool"):
+        fresh.append([alert("b")])
+    assert "Cut 150 bytes of a torn record" in caplog.text
+    assert Path(fresh.rejected_path).read_bytes() == record[:150]
+    collected = Collector()
+    assert fresh.drain(collected).complete is True
+    assert collected.titles == ["a", "b"]
+    assert whole > 0
+
+
+def test_a_damaged_record_is_rejected_and_the_drain_goes_on(local, settings, caplog):
+    local.append([alert("a")])
+    settings.OPSMESSAGING = {
+        **settings.OPSMESSAGING,
+        "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+    }
+    local.append([alert("unreadable later")])  # encrypted with a key about to be lost
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "ENCRYPTION_KEYS": []}
+    local.append([alert("c")])
+    collected = Collector()
+    with caplog.at_level(logging.ERROR, logger="opsmessaging.spool"):
+        report = local.drain(collected)
+    assert (report.complete, report.drained, report.rejected) == (True, 2, 1)
+    assert collected.titles == ["a", "c"]
+    assert "cannot read it: InvalidToken" in caplog.text
+    assert os.path.getsize(local.rejected_path) > 0
+
+
+def test_a_second_drain_does_not_wait_when_asked_not_to(local):
+    local.append([alert("a")])
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(envelopes):
+        entered.set()
+        release.wait(10)
+
+    first = threading.Thread(target=local.drain, args=(slow,))
+    first.start()
+    assert entered.wait(10)
+    report = local.drain(Collector(), wait=False)
+    release.set()
+    first.join(10)
+    assert (report.busy, report.complete, report.drained) == (True, False, 0)
+    assert local.pending() is False
+
+
+def test_concurrent_appends_from_threads_keep_every_record_whole(local):
+    def append_many(prefix: str) -> None:
+        for i in range(25):
+            local.append([alert(f"{prefix}{i}")])
+
+    threads = [threading.Thread(target=append_many, args=(p,)) for p in "wxyz"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    collected = Collector()
+    local.drain(collected)
+    assert sorted(collected.titles) == sorted(
+        f"{p}{i}" for p in "wxyz" for i in range(25)
+    )
+    for prefix in "wxyz":  # each writer's records in its own order
+        mine = [t for t in collected.titles if t[0] == prefix]
+        assert mine == [f"{prefix}{i}" for i in range(25)]
+
+
+def _child(code: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=other_process_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_process_killed_mid_write_leaves_the_spool_usable(local):
+    local.append([alert("before 1")])
+    local.append([alert("before 2")])
+    directory = os.path.dirname(local.path)
+    writer = _child(
+        "import os, time\n"
+        "from opsmessaging import spool\n"
+        "from tests.test_spool import alert\n"
+        "real = os.pwrite\n"
+        "def half(fd, data, offset):\n"
+        "    real(fd, bytes(data)[: len(data) // 2], offset)\n"
+        "    print('HALF WRITTEN', flush=True)\n"
+        "    time.sleep(60)\n"
+        "os.pwrite = half\n"
+        f"spool.Spool({directory!r}, {NODE!r}).append([alert('torn')])\n"
+    )
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "HALF WRITTEN"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+    assert writer.returncode == -signal.SIGKILL
+    local.append([alert("after")])
+    collected = Collector()
+    report = local.drain(collected)
+    assert collected.titles == ["before 1", "before 2", "after"]
+    assert (report.complete, report.rejected) == (True, 0)
+    assert os.path.getsize(local.rejected_path) > 0
+
+
+# --- through pubsub: a really unreachable database ---------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Outage:
+    """Make the database really unreachable for this process, then bring it back.
+
+    PostgreSQL is pointed at a closed port (connection refused), SQLite at a file in a
+    directory that does not exist (unable to open database file).
+    """
+
+    def __init__(self, missing_dir: Path) -> None:
+        self.database = connections["default"].settings_dict  # shared by every thread
+        self.saved = dict(self.database)
+        self.missing_dir = missing_dir
+
+    def down(self) -> None:
+        connections["default"].close()
+        if connections["default"].vendor == "postgresql":
+            self.database["PORT"] = str(_closed_port())
+        else:
+            self.database["NAME"] = str(self.missing_dir / "db.sqlite3")
+
+    def up(self) -> None:
+        connections["default"].close()
+        self.database.update(self.saved)
+
+
+@pytest.fixture
+def store(spool_dir, tmp_path) -> Iterator[Outage]:
+    outage = Outage(tmp_path / "missing")
+    outage.down()
+    yield outage
+    outage.up()
+
+
+def stored_ids() -> list[str]:
+    return list(
+        Message.objects.order_by("category", "sequence").values_list(
+            "message_id", flat=True
+        )
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_spools_promptly_and_says_so(store, caplog):
+    with caplog.at_level(logging.WARNING, logger="opsmessaging.pubsub"):
+        started = time.monotonic()
+        result = pubsub.broadcast_alert("disk", "critical", "the database is away")
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0
+    assert (result.status, result.message, result.ok) == ("spooled", None, False)
+    assert result.error.startswith("OperationalError: ")
+    assert result.envelope.payload["title"] == "the database is away"
+    assert "Spooled 1 message(s) (first SystemAlert to alerts/disk)" in caplog.text
+    store.up()
+    assert stored_ids() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_spooled_messages_are_stored_in_order_by_the_next_broadcast(store):
+    spooled = [pubsub.broadcast_alert("disk", "error", f"down {i}") for i in range(5)]
+    batch = pubsub.broadcast_batch([("alert", "disk", "info", "in a batch", {})] * 3)
+    assert [r.status for r in spooled] == ["spooled"] * 5
+    assert batch.as_dict() == {"success": 0, "errors": 0, "spooled": 3}
+    store.up()
+    after = pubsub.broadcast_alert("disk", "info", "back")
+    assert after.status == "ok"
+    expected = [r.envelope.message_id for r in [*spooled, *batch.results]]
+    assert stored_ids() == [*expected, after.message.message_id]
+    assert [m.sequence for m in Message.objects.order_by("id")] == list(range(1, 10))
+    assert not spool.Spool(str(store_dir()), pubsub.this_node()).pending()
+
+
+def store_dir() -> Path:
+    from opsmessaging.conf import conf
+
+    return Path(conf.SPOOL_DIR)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stored_message_id_is_not_stored_again(store):
+    result = pubsub.broadcast_alert("disk", "error", "once")
+    store.up()
+    first = Message.objects.append(result.envelope)  # as if a drain died before marking
+    assert pubsub.drain_spool().drained == 1
+    again = Message.objects.append(result.envelope)
+    assert stored_ids() == [result.envelope.message_id]
+    assert again.pk == first.pk and again.sequence == first.sequence == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_id_stored_with_other_content_is_a_conflict(store):
+    store.up()
+    stored = pubsub.broadcast_alert("disk", "error", "original").message
+    impostor = Envelope.from_payload(
+        alerts.system_alert("info", "system", "different", None, "x"),
+        message_id=stored.message_id,
+    )
+    result = pubsub.publish(impostor)
+    assert result.status == "error"
+    assert result.error.startswith("IntegrityError: ")
+    assert stored_ids() == [stored.message_id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_spool_refuses_with_an_error_and_keeps_what_it_has(
+    store, settings, caplog
+):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SPOOL_MAX_MESSAGES": 2}
+    kept = [pubsub.broadcast_alert("disk", "error", f"kept {i}") for i in range(2)]
+    with caplog.at_level(logging.ERROR, logger="opsmessaging.pubsub"):
+        refused = pubsub.broadcast_alert("disk", "error", "no room")
+    assert [r.status for r in kept] == ["spooled", "spooled"]
+    assert (refused.status, refused.message, refused.envelope) == ("error", None, None)
+    assert refused.error.startswith(
+        "spool full: 2 messages are waiting; the limit is 2 "
+        "(OPSMESSAGING['SPOOL_MAX_MESSAGES']); the database is unreachable: "
+    )
+    assert (
+        "Failed to broadcast 1 message(s) (first SystemAlert to alerts/disk): spool full"
+        in caplog.text
+    )
+    store.up()
+    assert pubsub.drain_spool().drained == 2
+    assert stored_ids() == [r.envelope.message_id for r in kept]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_spool_dir_an_unreachable_database_is_an_error(store, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SPOOL_DIR": None}
+    result = pubsub.broadcast_alert("disk", "error", "lost")
+    assert (result.status, result.message) == ("error", None)
+    assert result.error.startswith("OperationalError: ")
+    assert pubsub.drain_spool() is None
+    store.up()
+    assert stored_ids() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_messages_are_never_spooled(store):
+    store.up()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        connections[
+            "default"
+        ].connection.close()  # the server goes away mid-transaction
+        result = pubsub.broadcast_alert("disk", "error", "belongs to the transaction")
+    assert (result.status, result.message) == ("error", None)
+    assert not spool.Spool(str(store_dir()), pubsub.this_node()).pending()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drain_command_stores_the_spool(store, capsys):
+    pubsub.broadcast_alert("disk", "error", "a")
+    pubsub.broadcast_alert("disk", "error", "b")
+    with pytest.raises(CommandError) as still_down:
+        call_command("opsmessaging_drain_spool")
+    assert str(still_down.value).startswith(
+        "Drained 0 spooled message(s); 2 message(s) remain spooled: OperationalError: "
+    )
+    store.up()
+    call_command("opsmessaging_drain_spool")
+    assert capsys.readouterr().out == "Drained 2 spooled message(s).\n"
+    assert len(stored_ids()) == 2
+
+
+def test_the_drain_command_needs_a_spool_dir():
+    with pytest.raises(CommandError) as error:
+        call_command("opsmessaging_drain_spool")
+    assert str(error.value) == (
+        "No spool is configured: set OPSMESSAGING['SPOOL_DIR'] to use one."
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drain_killed_between_storing_and_marking_stores_nothing_twice(store):
+    spooled = [pubsub.broadcast_alert("disk", "error", f"m{i}") for i in range(3)]
+    store.up()
+    directory = str(store_dir())
+    drainer = _child(
+        "import os, signal\n"
+        "from opsmessaging import pubsub, spool\n"
+        "def store_then_die(envelopes):\n"
+        "    pubsub._store_and_deliver(envelopes)\n"
+        "    if envelopes[0].payload['title'] == 'm1':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"spool.Spool({directory!r}, pubsub.this_node()).drain(store_then_die)\n"
+    )
+    drainer.wait(60)
+    assert drainer.returncode == -signal.SIGKILL
+    assert len(stored_ids()) == 2  # m0 and m1 stored, m1 not marked drained
+    report = pubsub.drain_spool()
+    assert (report.complete, report.drained) == (True, 2)  # m1 again, then m2
+    assert stored_ids() == [r.envelope.message_id for r in spooled]

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -323,10 +326,11 @@ def store(spool_dir, tmp_path) -> Iterator[Outage]:
 
 
 def stored_ids() -> list[str]:
+    """The stored alerts' message ids, by sequence (logins in live tests store others)."""
     return list(
-        Message.objects.order_by("category", "sequence").values_list(
-            "message_id", flat=True
-        )
+        Message.objects.filter(category="alerts")
+        .order_by("sequence")
+        .values_list("message_id", flat=True)
     )
 
 
@@ -480,3 +484,202 @@ def test_a_drain_killed_between_storing_and_marking_stores_nothing_twice(store):
     report = pubsub.drain_spool()
     assert (report.complete, report.drained) == (True, 2)  # m1 again, then m2
     assert stored_ids() == [r.envelope.message_id for r in spooled]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_subscribers_receive_the_drained_messages_in_order(spool_dir, tmp_path):
+    from django.contrib.auth.models import User
+
+    from tests.live import live_asgi_server, receive_until, subscribe, ws_connect
+
+    admin = User.objects.create_superuser("admin", password="pw")
+    outage = Outage(tmp_path / "missing")
+    with live_asgi_server() as address, ws_connect(address, admin) as ws:
+        subscribe(ws, category="alerts")
+        outage.down()
+        try:
+            spooled = [pubsub.broadcast_alert("db", "error", f"s{i}") for i in range(5)]
+        finally:
+            outage.up()
+        after = pubsub.broadcast_alert("db", "info", "back")
+        frames = [receive_until(ws, "message")["message"] for _ in range(6)]
+    assert [r.status for r in spooled] == ["spooled"] * 5
+    assert [f["message_id"] for f in frames] == [
+        *(r.envelope.message_id for r in spooled),
+        after.message.message_id,
+    ]
+    assert [f["sequence"] for f in frames] == [1, 2, 3, 4, 5, 6]
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of this test's own (initdb, pg_ctl) on a free port, to stop.
+
+    Run as the ``postgres`` user when the tests run as root (initdb refuses root).
+    """
+
+    def __init__(self) -> None:
+        assert shutil.which("initdb") and shutil.which("pg_ctl"), (
+            "needs PostgreSQL's tools"
+        )
+        self.root = Path(tempfile.mkdtemp(prefix="opsmsg-pg-"))
+        self.port = _closed_port()
+        self.run_as: list[str] = []
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", "data", "-U", "postgres", "--auth=trust", "--no-sync")
+
+    def _run(self, *command: str) -> None:
+        subprocess.run(
+            [*self.run_as, *command],
+            cwd=self.root,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        )
+        self._run("pg_ctl", "-D", "data", "-l", "log", "-w", "-o", options, "start")
+
+    def stop(self) -> None:
+        """Stop as a crash would: every backend killed, no clean shutdown."""
+        self._run("pg_ctl", "-D", "data", "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        subprocess.run(
+            [*self.run_as, "pg_ctl", "-D", "data", "-m", "immediate", "stop"],
+            cwd=self.root,
+            capture_output=True,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_postgresql_server_loses_nothing_and_subscribers_get_it_all(
+    spool_dir,
+):
+    from django.contrib.auth.models import User
+
+    from tests.live import live_asgi_server, receive_until, subscribe, ws_connect
+
+    server = PrivatePostgres()
+    database = connections["default"].settings_dict
+    saved = dict(database)
+    try:
+        server.start()
+        connections["default"].close()
+        database.update(HOST="127.0.0.1", PORT=str(server.port), NAME="postgres")
+        call_command("migrate", verbosity=0)
+        admin = User.objects.create_superuser("admin", password="pw")
+        with live_asgi_server() as address, ws_connect(address, admin) as ws:
+            subscribe(ws, category="alerts", since=0)
+            before = [pubsub.broadcast_alert("db", "info", f"b{i}") for i in range(5)]
+            frames = [receive_until(ws, "message")["message"] for _ in range(5)]
+            server.stop()
+            spooled, slowest = [], 0.0
+            for i in range(20):
+                started = time.monotonic()
+                spooled.append(pubsub.broadcast_alert("db", "critical", f"down {i}"))
+                slowest = max(slowest, time.monotonic() - started)
+            server.start()
+            after = pubsub.broadcast_alert("db", "info", "back")
+            frames += [receive_until(ws, "message")["message"] for _ in range(21)]
+        assert [r.status for r in before] == ["ok"] * 5
+        assert [r.status for r in spooled] == ["spooled"] * 20
+        assert after.status == "ok"
+        assert slowest < 2.0
+        acknowledged = [
+            *(r.message.message_id for r in before),
+            *(r.envelope.message_id for r in spooled),
+            after.message.message_id,
+        ]
+        assert stored_ids() == acknowledged
+        assert [f["message_id"] for f in frames] == acknowledged
+        assert [f["sequence"] for f in frames] == list(range(1, 27))
+    finally:
+        connections["default"].close()
+        database.clear()
+        database.update(saved)
+        server.remove()
+
+
+@pytest.fixture
+def binding(request) -> Iterator[None]:
+    """Run with psycopg's client-side binding (Django's default) or server-side binding."""
+    options = connections["default"].settings_dict["OPTIONS"]
+    saved = dict(options)
+    options["server_side_binding"] = request.param
+    connections["default"].close()
+    yield
+    connections["default"].close()
+    options.clear()
+    options.update(saved)
+
+
+def _stuck_broadcast(batch: bool):
+    if batch:
+        return pubsub.broadcast_batch(
+            [("alert", "db", "critical", "stuck", {})]
+        ).results[0]
+    return pubsub.broadcast_alert("db", "critical", "stuck")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "binding", [False, True], indirect=True, ids=["client", "server"]
+)
+@pytest.mark.parametrize("batch", [False, True], ids=["single", "batch"])
+def test_a_database_that_does_not_answer_in_db_timeout_spools(
+    spool_dir, settings, binding, batch
+):
+    import psycopg
+
+    from opsmessaging.models import CategorySequence
+
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "DB_TIMEOUT": 300}
+    first = pubsub.broadcast_alert("db", "info", "first")
+    database = connections["default"].settings_dict
+    stuck = psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"],
+        user=database["USER"],
+        dbname=database["NAME"],
+    )
+    try:  # a transaction that holds the alerts counter and never ends
+        stuck.execute(
+            f"SELECT * FROM {CategorySequence._meta.db_table} "
+            "WHERE category = 'alerts' FOR UPDATE"
+        )
+        started = time.monotonic()
+        waited = _stuck_broadcast(batch)
+        elapsed = time.monotonic() - started
+    finally:
+        stuck.close()
+    assert (waited.status, waited.message) == ("spooled", None)
+    assert waited.error.startswith("OperationalError: canceling statement due to")
+    assert 0.3 <= elapsed < 2.0
+    after = pubsub.broadcast_alert("db", "info", "unstuck")
+    assert stored_ids() == [
+        first.message.message_id,
+        waited.envelope.message_id,
+        after.message.message_id,
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_db_timeout_zero_sends_no_timeouts(settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "DB_TIMEOUT": 0}
+    pubsub.broadcast_alert("db", "info", "warm")
+    with CaptureQueriesContext(connection) as queries:
+        pubsub.broadcast_alert("db", "info", "unbounded")
+    assert [q["sql"][:17] for q in queries] == ["WITH s AS (UPDATE"]

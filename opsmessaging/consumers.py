@@ -345,6 +345,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if since is None:
             sub.reached = high_water
             return
+        sub.reached = since
         # Replay in its own task: it waits for a slow client without stopping live events.
         self.replays[sub.key] = asyncio.create_task(
             self._replay(sub, since, high_water)

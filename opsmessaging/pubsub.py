@@ -9,6 +9,8 @@ and are stored, in order, once it is back.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -313,7 +315,8 @@ def _system_lifecycle(
     env, fields = _split(opts)
     env.setdefault("topic", categories.LIFECYCLE_TOPIC)
     return envelope_for(
-        system.system_lifecycle(event, system_name, version, **fields), **env
+        _construct(system.system_lifecycle, event, system_name, version, fields=fields),
+        **env,
     )
 
 
@@ -326,12 +329,13 @@ def _system_config(
 ) -> Envelope:
     env, fields = _split(opts)
     env.setdefault("topic", categories.CONFIG_TOPIC)
-    payload = system.system_config(
+    payload = _construct(
+        system.system_config,
         component,
         changes,
         previous_config=previous_config,
         changed_by=changed_by,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -346,13 +350,14 @@ def _store_health(
     categories.validate_store_id(store_id)
     env, fields = _split(opts)
     env.setdefault("topic", categories.store_health_topic(store_id))
-    payload = health.component_health(
+    payload = _construct(
+        health.component_health,
         component,
         get_node(env),
         status,
         details=_object(details, "details"),
         store_id=store_id,
-        **_without(fields, "node"),
+        fields=_without(fields, "node"),
     )
     return envelope_for(payload, **env)
 
@@ -377,7 +382,8 @@ def _cluster_health(
         status = "degraded"
     else:
         status = "healthy"
-    payload = health.cluster_health(
+    payload = _construct(
+        health.cluster_health,
         status,
         healthy,
         len(every),
@@ -385,7 +391,7 @@ def _cluster_health(
         unhealthy_nodes=failed,
         quorum_status="available" if has_quorum else "lost",
         event_type=event_type,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -400,8 +406,13 @@ def _health_update(
     if store_id is not None:
         categories.validate_store_id(store_id, "details.store_id")
         fields.setdefault("store_id", store_id)
-    payload = health.component_health(
-        component, get_node(env), status, details=details, **_without(fields, "node")
+    payload = _construct(
+        health.component_health,
+        component,
+        get_node(env),
+        status,
+        details=details,
+        fields=_without(fields, "node"),
     )
     return envelope_for(payload, **env)
 
@@ -415,31 +426,34 @@ def _metrics(component: str, metrics_data: Mapping[str, Any], **opts: Any) -> En
         value = data.get("operations_count", data.get("value"))
         if value is None and ("success_count" in data or "error_count" in data):
             value = data.get("success_count", 0) + data.get("error_count", 0)
-        payload = metrics.performance_metric(
+        payload = _construct(
+            metrics.performance_metric,
             "persistence_operation",
             0 if value is None else value,
             data.get("unit", "operations"),
             component=component,
             tags=data,
-            **fields,
+            fields=fields,
         )
     elif component in ("emitter", "subscription"):
         operation = "event_emission" if component == "emitter" else "event_processing"
         count_key = "events_emitted" if component == "emitter" else "events_processed"
-        payload = metrics.throughput_metric(
+        payload = _construct(
+            metrics.throughput_metric,
             operation,
             data.get(count_key, data.get("count", 0)),
             data.get("duration_ms", 1000),
-            **fields,
+            fields=fields,
         )
     else:
-        payload = metrics.performance_metric(
+        payload = _construct(
+            metrics.performance_metric,
             component,
             data.get("value", 0),
             data.get("unit", "count"),
             component=component,
             tags=data,
-            **fields,
+            fields=fields,
         )
     return envelope_for(payload, **env)
 
@@ -454,10 +468,12 @@ def _alert(
     env, fields = _split(opts)
     if isinstance(alert_type, str):
         env.setdefault("topic", alert_type)
+    known = alert_type if isinstance(alert_type, str) else None
     category = fields.pop(
-        "alert_category", alerts.ALERT_TYPE_CATEGORIES.get(alert_type, "system")
+        "alert_category", alerts.ALERT_TYPE_CATEGORIES.get(known, "system")
     )
-    payload = alerts.system_alert(
+    payload = _construct(
+        alerts.system_alert,
         severity,
         category,
         message,
@@ -465,7 +481,7 @@ def _alert(
         fields.pop("source", "opsmessaging"),
         metadata=_object(context, "context"),
         alert_type=alert_type,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -481,14 +497,15 @@ def _audit_event(
     env, fields = _split(opts)
     if isinstance(event_type, str):
         env.setdefault("topic", event_type)
-    payload = audit.data_change(
+    payload = _construct(
+        audit.data_change,
         actor,
         fields.pop("resource_type", None),
         resource,
         action,
         metadata=_object(details, "details"),
         event_type=event_type,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -503,7 +520,8 @@ def _lifecycle_event(
     env.setdefault("topic", categories.PROCESS_LIFECYCLE_TOPIC)
     data = _object(details, "details")
     module = data.get("module") or data.get("component") or "unknown"
-    payload = lifecycle.process_lifecycle(
+    payload = _construct(
+        lifecycle.process_lifecycle,
         str(data.get("pid", process_name)),
         module,
         event_type,
@@ -511,7 +529,7 @@ def _lifecycle_event(
         reason=data.get("reason"),
         restart_count=data.get("restart_count", 0),
         details=data,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -521,8 +539,12 @@ def _diagnostic(
 ) -> Envelope:
     env, fields = _split(opts)
     env.setdefault("topic", categories.DIAGNOSTICS_TOPIC)
-    payload = diagnostics.debug_trace(
-        component, diagnostic_type, _object(data, "data"), **fields
+    payload = _construct(
+        diagnostics.debug_trace,
+        component,
+        diagnostic_type,
+        _object(data, "data"),
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -552,12 +574,36 @@ def _log_entry(
     level: str | int, message: str, module: str = "root", **opts: Any
 ) -> Envelope:
     env, fields = _split(opts)
-    payload = logs.log_entry(logs.log_level(level), message, module, **fields)  # type: ignore[arg-type]
+    payload = _construct(
+        logs.log_entry, logs.log_level(level), message, module, fields=fields
+    )
     return envelope_for(payload, **env)
 
 
 def _payload(payload: Payload, **opts: Any) -> Envelope:
     return envelope_for(payload, **opts)
+
+
+@functools.cache
+def _parameters(constructor: Callable[..., Payload]) -> tuple[str, ...]:
+    return tuple(inspect.signature(constructor).parameters)
+
+
+def _construct(
+    constructor: Callable[..., Payload],
+    *args: Any,
+    fields: dict[str, Any],
+    **explicit: Any,
+) -> Payload:
+    """Call a catalogue constructor; an option naming a field that the broadcast's own
+    arguments fill is refused, not silently preferred (nor a ``TypeError``)."""
+    taken = {*_parameters(constructor)[: len(args)], *explicit}
+    clash = sorted(name for name in fields if name in taken)
+    if clash:
+        raise InvalidMessage(
+            dict.fromkeys(clash, "is set from the broadcast's arguments, not an option")
+        )
+    return constructor(*args, **explicit, **fields)
 
 
 def _object(value: Mapping[str, Any] | None, name: str) -> dict[str, Any]:

@@ -25,6 +25,9 @@ from opsmessaging.exceptions import (
 )
 
 NODE_FIELDS = ("node", "source_node", "originating_node")
+_DATETIME = (
+    datetime  # the real class, even where tests replace ``datetime`` to fake now()
+)
 NODE_NAME_MAX_LENGTH = 255
 _NODE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(@[A-Za-z0-9_][A-Za-z0-9_.\-]*)?$")
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -80,7 +83,7 @@ def current_timestamp() -> datetime:
 
 def truncate_to_milliseconds(value: datetime) -> datetime:
     """Return ``value`` in UTC with its microseconds truncated to whole milliseconds."""
-    if not isinstance(value, datetime):
+    if not isinstance(value, _DATETIME):
         raise InvalidTimestamp(
             f"must be a datetime, got {type(value).__name__}", "timestamp"
         )

@@ -234,7 +234,7 @@ class Spool:
         return True
 
     def _log(self, report: DrainReport) -> None:
-        if report.drained or report.rejected or not report.complete:
+        if report.drained or report.rejected:  # a drain that stored nothing is quiet
             logger.info(
                 "Drained %d spooled message(s) from %s, rejected %d record(s); %s",
                 report.drained,

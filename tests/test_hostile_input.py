@@ -449,7 +449,7 @@ FRAME_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def fuzzed_server(django_db_blocker):
+def fuzzed_server():
     with live_asgi_server() as address:
         yield address
 

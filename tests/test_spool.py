@@ -581,18 +581,22 @@ def test_a_stopped_postgresql_server_loses_nothing_and_subscribers_get_it_all(
             before = [pubsub.broadcast_alert("db", "info", f"b{i}") for i in range(5)]
             frames = [receive_until(ws, "message")["message"] for _ in range(5)]
             server.stop()
+            down_since = time.monotonic()
             spooled, slowest = [], 0.0
             for i in range(20):
                 started = time.monotonic()
                 spooled.append(pubsub.broadcast_alert("db", "critical", f"down {i}"))
                 slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.1)  # an outage of seconds, with the subscriber waiting
             server.start()
+            outage = time.monotonic() - down_since
             after = pubsub.broadcast_alert("db", "info", "back")
             frames += [receive_until(ws, "message")["message"] for _ in range(21)]
         assert [r.status for r in before] == ["ok"] * 5
         assert [r.status for r in spooled] == ["spooled"] * 20
         assert after.status == "ok"
         assert slowest < 2.0
+        assert outage > 2.0
         acknowledged = [
             *(r.message.message_id for r in before),
             *(r.envelope.message_id for r in spooled),

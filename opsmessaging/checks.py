@@ -40,6 +40,20 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _positive_ints(
+    user: dict[str, Any], names: Sequence[str], check_id: str
+) -> list[CheckMessage]:
+    return [
+        Error(
+            f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
+            hint=f"The default is {DEFAULTS[name]}.",
+            id=check_id,
+        )
+        for name in names
+        if name in user and not _positive_int(user[name])
+    ]
+
+
 @register(Tags.compatibility)
 def check_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
@@ -106,20 +120,18 @@ def check_settings(
                 id="opsmessaging.E005",
             )
         )
-    for name in (
-        "FANOUT_TIMEOUT",
-        "WS_MAX_FRAME_BYTES",
-        "WS_BUFFER_SIZE",
-        "WS_REPLAY_BATCH",
-    ):
-        if name in user and not _positive_int(user[name]):
-            errors.append(
-                Error(
-                    f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
-                    hint=f"The default is {DEFAULTS[name]}.",
-                    id="opsmessaging.E007",
-                )
-            )
+    errors.extend(
+        _positive_ints(
+            user,
+            (
+                "FANOUT_TIMEOUT",
+                "WS_MAX_FRAME_BYTES",
+                "WS_BUFFER_SIZE",
+                "WS_REPLAY_BATCH",
+            ),
+            "opsmessaging.E007",
+        )
+    )
     poll = user.get("WS_POLL_INTERVAL", DEFAULTS["WS_POLL_INTERVAL"])
     if not (_positive_int(poll) or poll == 0) or isinstance(poll, bool):
         errors.append(
@@ -160,15 +172,11 @@ def _check_outages(user: dict[str, Any]) -> list[CheckMessage]:
                 id="opsmessaging.E201",
             )
         )
-    for name in ("SPOOL_MAX_BYTES", "SPOOL_MAX_MESSAGES"):
-        if name in user and not _positive_int(user[name]):
-            errors.append(
-                Error(
-                    f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
-                    hint=f"The default is {DEFAULTS[name]}.",
-                    id="opsmessaging.E202",
-                )
-            )
+    errors.extend(
+        _positive_ints(
+            user, ("SPOOL_MAX_BYTES", "SPOOL_MAX_MESSAGES"), "opsmessaging.E202"
+        )
+    )
     for name in ("DB_TIMEOUT", "WS_LAYER_CHECK_INTERVAL"):
         if name in user and not (_positive_int(user[name]) or user[name] == 0):
             errors.append(

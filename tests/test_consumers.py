@@ -351,6 +351,23 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _private_redis() -> tuple[subprocess.Popen[bytes], int]:
+    """Start a redis-server of this test's own on a free port."""
+    assert shutil.which("redis-server"), "redis-server is needed for this test"
+    port = _free_port()
+    return _start_redis(port), port
+
+
+def _redis_layers(port: int) -> dict:
+    """CHANNEL_LAYERS for the pub/sub layer on the private redis-server at ``port``."""
+    return {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
+        }
+    }
+
+
 def _start_redis(port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [
@@ -380,15 +397,8 @@ def _start_redis(port: int) -> subprocess.Popen[bytes]:
 
 @pytest.mark.redis
 def test_redis_outage_keeps_storing_and_a_resuming_client_gets_everything(admin):
-    assert shutil.which("redis-server"), "redis-server is needed for this test"
-    port = _free_port()
-    redis = _start_redis(port)
-    layers = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
-        }
-    }
+    redis, port = _private_redis()
+    layers = _redis_layers(port)
     try:
         with override_settings(CHANNEL_LAYERS=layers), live_asgi_server() as address:
             sequences: list[int] = []
@@ -679,15 +689,8 @@ def _assert_resumes_name_the_last_sequence_sent(got: list[dict]) -> None:
 
 @pytest.mark.redis
 def test_redis_stopped_mid_stream_subscribers_resume_and_have_every_sequence(admin):
-    assert shutil.which("redis-server"), "redis-server is needed for this test"
-    port = _free_port()
-    redis = _start_redis(port)
-    layers = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
-        }
-    }
+    redis, port = _private_redis()
+    layers = _redis_layers(port)
     options = {**django_settings.OPSMESSAGING, "WS_LAYER_CHECK_INTERVAL": 200}
     want = {"alerts": 50, "health": 15}
     frames: list[list[dict]] = [[] for _ in range(3)]

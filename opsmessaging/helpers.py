@@ -25,9 +25,8 @@ from opsmessaging.exceptions import (
 )
 
 NODE_FIELDS = ("node", "source_node", "originating_node")
-_DATETIME = (
-    datetime  # the real class, even where tests replace ``datetime`` to fake now()
-)
+# The real class, even where tests replace ``datetime`` to fake now().
+_DATETIME = datetime
 NODE_NAME_MAX_LENGTH = 255
 _NODE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(@[A-Za-z0-9_][A-Za-z0-9_.\-]*)?$")
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")

@@ -382,6 +382,21 @@ def test_a_stored_message_id_is_not_stored_again(store):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_batch_stored_again_is_stored_once(store):
+    batch = pubsub.broadcast_batch(
+        [("alert", "disk", "info", f"m{i}", {}) for i in range(3)]
+    )
+    store.up()
+    envelopes = [r.envelope for r in batch.results]
+    first = Message.objects.append_many(envelopes[:2])  # as if part were stored already
+    assert pubsub.drain_spool().drained == 3
+    again = Message.objects.append_many(envelopes)
+    assert stored_ids() == [e.message_id for e in envelopes]
+    assert [m.pk for m in again[:2]] == [m.pk for m in first]
+    assert [m.sequence for m in again] == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_message_id_stored_with_other_content_is_a_conflict(store):
     store.up()
     stored = pubsub.broadcast_alert("disk", "error", "original").message

@@ -32,7 +32,7 @@ hypothesis_settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 hypothesis_settings.register_profile(
-    "soak", hypothesis_settings.get_profile("default"), max_examples=2_000
+    "soak", hypothesis_settings.get_profile("default"), max_examples=1_000
 )
 hypothesis_settings.load_profile(os.environ.get("OPSMESSAGING_FUZZ", "default"))
 

@@ -6,7 +6,7 @@ call ends as a result (ok, disabled, error) or ``InvalidMessage``, and every row
 reads back, round-trips its wire form and re-validates against its payload type. The
 WebSocket endpoint gets arbitrary frames through a real server and keeps answering.
 
-Examples per property: 60 (profile ``default``), 2,000 with ``OPSMESSAGING_FUZZ=soak``.
+Examples per property: 60 (profile ``default``), 1,000 with ``OPSMESSAGING_FUZZ=soak``.
 """
 
 from __future__ import annotations

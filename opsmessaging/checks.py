@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +42,20 @@ _CAPTURE_COUNTS = (
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_ints(
+    user: dict[str, Any], names: Sequence[str], check_id: str
+) -> list[CheckMessage]:
+    return [
+        Error(
+            f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
+            hint=f"The default is {DEFAULTS[name]}.",
+            id=check_id,
+        )
+        for name in names
+        if name in user and not _positive_int(user[name])
+    ]
 
 
 @register(Tags.compatibility)
@@ -109,20 +124,18 @@ def check_settings(
                 id="opsmessaging.E005",
             )
         )
-    for name in (
-        "FANOUT_TIMEOUT",
-        "WS_MAX_FRAME_BYTES",
-        "WS_BUFFER_SIZE",
-        "WS_REPLAY_BATCH",
-    ):
-        if name in user and not _positive_int(user[name]):
-            errors.append(
-                Error(
-                    f"OPSMESSAGING[{name!r}] must be a positive integer, not {user[name]!r}.",
-                    hint=f"The default is {DEFAULTS[name]}.",
-                    id="opsmessaging.E007",
-                )
-            )
+    errors.extend(
+        _positive_ints(
+            user,
+            (
+                "FANOUT_TIMEOUT",
+                "WS_MAX_FRAME_BYTES",
+                "WS_BUFFER_SIZE",
+                "WS_REPLAY_BATCH",
+            ),
+            "opsmessaging.E007",
+        )
+    )
     poll = user.get("WS_POLL_INTERVAL", DEFAULTS["WS_POLL_INTERVAL"])
     if not (_positive_int(poll) or poll == 0) or isinstance(poll, bool):
         errors.append(
@@ -145,7 +158,64 @@ def check_settings(
         )
     errors.extend(_check_capture(user))
     errors.extend(_check_api_settings(user))
+    errors.extend(_check_outages(user))
     return errors
+
+
+def _check_outages(user: dict[str, Any]) -> list[CheckMessage]:
+    """Report bad values of the outage settings (``opsmessaging.E201``-``E203``, ``W201``)."""
+    errors: list[CheckMessage] = []
+    spool_dir = user.get("SPOOL_DIR")
+    if spool_dir is not None and (
+        not isinstance(spool_dir, str | os.PathLike) or not os.path.isabs(spool_dir)
+    ):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['SPOOL_DIR'] must be None (no spool) or an absolute path, "
+                f"not {spool_dir!r}.",
+                hint="For example BASE_DIR / 'var' / 'spool'; each node writes its own file there.",
+                id="opsmessaging.E201",
+            )
+        )
+    errors.extend(
+        _positive_ints(
+            user, ("SPOOL_MAX_BYTES", "SPOOL_MAX_MESSAGES"), "opsmessaging.E202"
+        )
+    )
+    for name in ("DB_TIMEOUT", "WS_LAYER_CHECK_INTERVAL"):
+        if name in user and not (_positive_int(user[name]) or user[name] == 0):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be 0 (off) or a positive integer of "
+                    f"milliseconds, not {user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E203",
+                )
+            )
+    errors.extend(_check_connect_timeout())
+    return errors
+
+
+def _check_connect_timeout() -> list[CheckMessage]:
+    from django.db import connections, router
+
+    from opsmessaging.models import Message
+
+    alias = router.db_for_write(Message)
+    database = connections.settings.get(alias, {})
+    if "postgresql" not in database.get("ENGINE", ""):
+        return []
+    if database.get("OPTIONS", {}).get("connect_timeout"):
+        return []
+    return [
+        Warning(
+            f"The message store's database {alias!r} has no connect_timeout: while its "
+            "server is unreachable, a broadcast can wait minutes to connect before it "
+            "spools or fails.",
+            hint=f'Add "OPTIONS": {{"connect_timeout": 5}} (seconds) to DATABASES[{alias!r}].',
+            id="opsmessaging.W201",
+        )
+    ]
 
 
 def _check_capture(user: dict[str, Any]) -> list[CheckMessage]:

@@ -7,6 +7,7 @@ reported by the system checks in ``opsmessaging.checks``.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from django.conf import settings
@@ -105,6 +106,17 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_BATCH_SIZE": 500,
     # Broadcasts (POST) per user, as "<count>/<second|minute|hour|day>"; None: no limit.
     "API_WRITE_THROTTLE_RATE": "120/minute",
+    # Database outages: milliseconds a store statement may run or wait for a lock (PostgreSQL
+    # statement_timeout and lock_timeout, set per transaction); 0 means no limit.
+    "DB_TIMEOUT": 5_000,
+    # The local spool that keeps broadcasts while the database is unreachable: a directory
+    # (one file per node in it; None turns spooling off) and its bounds.
+    "SPOOL_DIR": None,
+    "SPOOL_MAX_BYTES": 64 * 1024 * 1024,
+    "SPOOL_MAX_MESSAGES": 10_000,
+    # Channel-layer outages: milliseconds between a WebSocket connection's probes of its
+    # channel layer (a message to itself); 0 turns them off.
+    "WS_LAYER_CHECK_INTERVAL": 1_000,
 }
 
 
@@ -265,6 +277,27 @@ class Settings:
     def API_WRITE_THROTTLE_RATE(self) -> str | None:
         value = self.get("API_WRITE_THROTTLE_RATE")
         return value if value is None else str(value)
+
+    @property
+    def DB_TIMEOUT(self) -> int:
+        return int(self.get("DB_TIMEOUT"))
+
+    @property
+    def SPOOL_DIR(self) -> str | None:
+        value = self.get("SPOOL_DIR")
+        return None if value is None else os.fspath(value)
+
+    @property
+    def SPOOL_MAX_BYTES(self) -> int:
+        return int(self.get("SPOOL_MAX_BYTES"))
+
+    @property
+    def SPOOL_MAX_MESSAGES(self) -> int:
+        return int(self.get("SPOOL_MAX_MESSAGES"))
+
+    @property
+    def WS_LAYER_CHECK_INTERVAL(self) -> int:
+        return int(self.get("WS_LAYER_CHECK_INTERVAL"))
 
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""

@@ -7,8 +7,14 @@ Protocol (JSON text frames):
   is required), ``{"action": "unsubscribe", "category": ..., "topic": ...}``,
   ``{"action": "ping"}``.
 - server: ``subscribed``, ``unsubscribed``, ``message`` (with the wire form), ``pong``,
-  ``behind`` (a slow client: resubscribe with ``since`` = its ``last_sequence``) and
-  ``error`` (``code`` and ``detail``).
+  ``behind`` (a slow client: resubscribe with ``since`` = its ``last_sequence``),
+  ``resume`` (live delivery was interrupted: resubscribe with ``since`` = its
+  ``last_sequence``) and ``error`` (``code`` and ``detail``).
+
+When the channel layer fails (a probe the connection sends itself through it does not come
+back, or joining a group fails), every subscription gets a ``resume`` frame after the last
+message it was sent, and the connection closes with code 4503: reconnect and resubscribe
+with ``since``, and the store fills in what was broadcast meanwhile.
 
 A subscription listens to its category's group and tracks the category sequence it has
 reached. With ``since``, it first replays the stored messages after it, buffering live ones
@@ -28,6 +34,7 @@ from typing import Any, TypeVar
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import DatabaseError
 from django.db.models import Q
 
 from opsmessaging import fanout
@@ -43,8 +50,15 @@ from opsmessaging.severity import Severity, normalise_severity
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Close codes: 4401 not authenticated.
+#: Close codes: 4401 not authenticated; 4503 the channel layer failed (reconnect later and
+#: resubscribe with ``since``).
 CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_LAYER_UNAVAILABLE = 4503
+
+#: Queued after the last frame of a connection that must close (see ``_layer_failed``).
+_CLOSE: dict[str, Any] = {"type": "close"}
+#: The channel-layer event a connection sends itself to check the layer.
+PROBE_EVENT = "opsmessaging.probe"
 
 
 class FrameError(Exception):
@@ -172,7 +186,10 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.notices: list[dict[str, Any]] = []
         self.writer: asyncio.Task[None] | None = None
         self.poller: asyncio.Task[None] | None = None
+        self.watcher: asyncio.Task[None] | None = None
         self.replays: dict[tuple[str, str | None], asyncio.Task[None]] = {}
+        self.probes_sent = self.probes_seen = 0
+        self.layer_failed = False
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -188,15 +205,26 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.writer = asyncio.create_task(self._write())
         if conf.WS_POLL_INTERVAL:
             self.poller = asyncio.create_task(self._poll(conf.WS_POLL_INTERVAL / 1000))
+        if conf.WS_LAYER_CHECK_INTERVAL:
+            self.watcher = asyncio.create_task(
+                self._watch_layer(conf.WS_LAYER_CHECK_INTERVAL / 1000)
+            )
 
     async def disconnect(self, code: int) -> None:
-        for task in (getattr(self, "writer", None), getattr(self, "poller", None)):
+        for name in ("writer", "poller", "watcher"):
+            task = getattr(self, name, None)
             if task is not None:
                 task.cancel()
         for replay in getattr(self, "replays", {}).values():
             replay.cancel()
         for group in getattr(self, "joined", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await asyncio.wait_for(
+                    self.channel_layer.group_discard(group, self.channel_name),
+                    conf.FANOUT_TIMEOUT / 1000,
+                )
+            except Exception as exc:  # a layer that is down forgets the group anyway
+                logger.info("Could not leave %s on disconnect: %r", group, exc)
 
     # --- client frames --------------------------------------------------------------------
 
@@ -206,8 +234,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         bytes_data: bytes | None = None,
         **kwargs: Any,
     ) -> None:
-        if self.writer is None:
-            return  # not authenticated: the connection is closing
+        if self.writer is None or self.layer_failed:
+            return  # not authenticated, or the layer failed: the connection is closing
         try:
             if text_data is None:
                 raise FrameError(
@@ -229,6 +257,15 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                     "invalid_frame", "a frame is a JSON object with an 'action'"
                 )
             await self._dispatch(content)
+        except DatabaseError as exc:
+            logger.warning("A WebSocket request failed on the store: %r", exc)
+            await self._control(
+                {
+                    "type": "error",
+                    "code": "store_unavailable",
+                    "detail": "the message store cannot be reached; try again shortly",
+                }
+            )
         except FrameError as exc:
             await self._control(
                 {"type": "error", "code": exc.code, "detail": exc.detail}
@@ -257,12 +294,24 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self._drop(sub.key)  # subscribing again restarts the subscription
         group = group_name(sub.category)
         if group not in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+            try:
+                await asyncio.wait_for(
+                    self.channel_layer.group_add(group, self.channel_name),
+                    conf.FANOUT_TIMEOUT / 1000,
+                )
+            except Exception as exc:  # the layer is down: no live delivery possible
+                await self._layer_failed(f"joining {group} failed: {exc!r}")
+                return
             self.joined.add(group)
         sub.replaying = since is not None
         self.subscriptions[sub.key] = sub
-        # Read after joining the group: anything committed later arrives live.
-        high_water = await _db(last_sequence, sub.category)
+        try:
+            # Read after joining the group: anything committed later arrives live.
+            high_water = await _db(last_sequence, sub.category)
+        except DatabaseError:
+            self._drop(sub.key)
+            await self._leave_if_unused(sub.category)
+            raise
         frame: dict[str, Any] = {
             "type": "subscribed",
             **sub.describe(),
@@ -278,6 +327,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if since is None:
             sub.reached = high_water
             return
+        sub.reached = since
         # Replay in its own task: it waits for a slow client without stopping live events.
         self.replays[sub.key] = asyncio.create_task(
             self._replay(sub, since, high_water)
@@ -286,7 +336,13 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _replay(self, sub: Subscription, since: int, high_water: int) -> None:
         cursor = since
         while self.subscriptions.get(sub.key) is sub:
-            rows = await _db(_stored, sub, cursor, high_water, conf.WS_REPLAY_BATCH)
+            try:
+                rows = await _db(_stored, sub, cursor, high_water, conf.WS_REPLAY_BATCH)
+            except DatabaseError as exc:
+                logger.warning("Replay of %s failed on the store: %r", sub.key, exc)
+                await self._interrupt(sub, "the message store cannot be reached")
+                await self._leave_if_unused(sub.category)
+                return
             for row in rows:
                 if not await self._emit_waiting(sub, row):
                     return
@@ -334,8 +390,16 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                     await self._fall_behind(sub)
                 else:
                     sub.buffer.append(message)
-            else:
+                continue
+            try:
                 await self._advance(sub, message)
+            except DatabaseError as exc:
+                # The gap before it stays open; the store check fills it once it can.
+                logger.warning("Catching up %s failed on the store: %r", sub.key, exc)
+
+    async def opsmessaging_probe(self, event: dict[str, Any]) -> None:
+        """Handle this connection's own probe: the channel layer delivers."""
+        self.probes_seen = max(self.probes_seen, event["n"])
 
     async def _advance(self, sub: Subscription, message: dict[str, Any]) -> bool:
         sequence = message["sequence"]
@@ -364,11 +428,73 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         deliveries (the in-process layer cannot reach other processes)."""
         while True:
             await asyncio.sleep(interval)
-            for category in {s.category for s in self.subscriptions.values()}:
-                high_water = await _db(last_sequence, category)
-                for sub in list(self.subscriptions.values()):
-                    if sub.category == category and not sub.replaying:
-                        await self._catch_up(sub, high_water)
+            try:
+                await self._poll_once()
+            except DatabaseError as exc:  # the store is away: try again next time
+                logger.info("Store check failed: %r", exc)
+
+    async def _poll_once(self) -> None:
+        for category in {s.category for s in self.subscriptions.values()}:
+            high_water = await _db(last_sequence, category)
+            for sub in list(self.subscriptions.values()):
+                if sub.category == category and not sub.replaying:
+                    await self._catch_up(sub, high_water)
+
+    async def _watch_layer(self, interval: float) -> None:
+        """Send this connection a probe through the channel layer at every interval.
+
+        A probe not back by the next interval but one, or a send that fails, means live
+        delivery is broken: ``_layer_failed``. Probes go out only while subscribed.
+        """
+        while not self.layer_failed:
+            await asyncio.sleep(interval)
+            if not self.subscriptions:
+                continue
+            if self.probes_sent - self.probes_seen >= 2:
+                await self._layer_failed(
+                    f"no probe came back through the channel layer in {2 * interval:g} s"
+                )
+                return
+            self.probes_sent += 1
+            try:
+                await asyncio.wait_for(
+                    self.channel_layer.send(
+                        self.channel_name, {"type": PROBE_EVENT, "n": self.probes_sent}
+                    ),
+                    conf.FANOUT_TIMEOUT / 1000,
+                )
+            except Exception as exc:  # any layer failure means the same to the client
+                await self._layer_failed(f"probe failed: {exc!r}")
+                return
+
+    async def _layer_failed(self, reason: str) -> None:
+        """Tell every subscription to resume, after its last message, then close (4503)."""
+        if self.layer_failed:
+            return
+        self.layer_failed = True
+        logger.warning(
+            "Channel layer failed for a WebSocket connection (%s); telling %d "
+            "subscription(s) to resume",
+            reason,
+            len(self.subscriptions),
+        )
+        for sub in list(self.subscriptions.values()):
+            await self._interrupt(sub, "live delivery was interrupted")
+        await self._control(_CLOSE)
+
+    async def _interrupt(self, sub: Subscription, why: str) -> None:
+        """Stop ``sub`` and queue a ``resume`` frame naming how far it got."""
+        if self.subscriptions.get(sub.key) is not sub:
+            return
+        self._drop(sub.key)
+        await self._control(
+            {
+                "type": "resume",
+                **sub.describe(),
+                "last_sequence": sub.reached,
+                "detail": f"{why}; subscribe again with since=last_sequence",
+            }
+        )
 
     def _emit(self, sub: Subscription, message: dict[str, Any]) -> bool:
         """Queue ``message`` if it matches; False (and the client told) when it fell behind."""
@@ -417,6 +543,9 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _write(self) -> None:
         while True:
             frame = await self.outbox.get()
+            if frame is _CLOSE:
+                await self.close(code=CLOSE_LAYER_UNAVAILABLE)
+                return
             await self.send_json(frame)  # waits while the client's socket is full
             if self.outbox.empty():
                 await self._send_notices()

@@ -25,6 +25,8 @@ from opsmessaging.exceptions import (
 )
 
 NODE_FIELDS = ("node", "source_node", "originating_node")
+# The real class, even where tests replace ``datetime`` to fake now().
+_DATETIME = datetime
 NODE_NAME_MAX_LENGTH = 255
 #: A node name, ``name`` or ``name@host`` (also published in the JSON Schemas).
 NODE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(@[A-Za-z0-9_][A-Za-z0-9_.\-]*)?$"
@@ -44,6 +46,8 @@ def this_node() -> str:
 
 
 def _option(opts: Mapping[str, Any] | None, name: str) -> str:
+    if opts is not None and not isinstance(opts, Mapping):
+        raise InvalidMessage(f"must be a mapping, got {type(opts).__name__}", "opts")
     value = (opts or {}).get(name)
     # Not coerced: a bad value (an int, "") must reach validation and be refused there.
     return this_node() if value is None else cast(str, value)
@@ -80,18 +84,28 @@ def current_timestamp() -> datetime:
 
 def truncate_to_milliseconds(value: datetime) -> datetime:
     """Return ``value`` in UTC with its microseconds truncated to whole milliseconds."""
+    if not isinstance(value, _DATETIME):
+        raise InvalidTimestamp(
+            f"must be a datetime, got {type(value).__name__}", "timestamp"
+        )
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidTimestamp(
             "naive datetime: give an aware datetime (UTC)", "timestamp"
         )
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTimestamp(
+            f"{value!r} is out of range in UTC", "timestamp"
+        ) from None
     return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
 
 def format_timestamp(value: datetime) -> str:
     """Return the wire form of a datetime: RFC 3339, UTC, three fractional digits, ``Z``."""
     value = truncate_to_milliseconds(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat, unlike strftime("%Y"), writes years before 1000 with four digits.
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_timestamp(value: str, field: str = "timestamp") -> datetime:
@@ -129,8 +143,11 @@ def validate_operational_fields(
         required_fields, Iterable
     ):
         raise TypeError("required_fields must be a list of field names")
+    names = list(required_fields)
+    if not all(isinstance(name, str) for name in names):
+        raise TypeError("required_fields must be a list of field names")
     data = _as_mapping(message)
-    missing = [name for name in required_fields if data.get(name) is None]
+    missing = [name for name in names if data.get(name) is None]
     if missing:
         raise MissingFields(dict.fromkeys(missing, "this field is required"))
     return message
@@ -190,6 +207,8 @@ def cluster_context() -> dict[str, Any]:
 
 def enrich_metadata(meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return ``meta`` with ``cluster_context`` added; keys of ``meta`` win."""
+    if meta is not None and not isinstance(meta, Mapping):
+        raise InvalidMessage(f"must be a mapping, got {type(meta).__name__}", "meta")
     return {"cluster_context": cluster_context(), **(meta or {})}
 
 

@@ -188,17 +188,33 @@ class MessageManager(models.Manager["Message"]):
 
         The sequence comes from the category's counter row, locked until the transaction
         commits, so sequences are contiguous and in commit order. On PostgreSQL this is one
-        statement (one round trip) in autocommit mode.
+        statement (one round trip) in autocommit mode, bounded by ``DB_TIMEOUT``. A message
+        whose ``message_id`` is already stored with the same content is not stored again:
+        the stored row is returned (so a spool drained twice stores each message once).
         """
         alias = router.db_for_write(self.model)
+        try:
+            return self._append(alias, envelope)
+        except IntegrityError:
+            stored = self._already_stored(alias, [envelope])
+            if not stored:
+                raise
+            return stored[envelope.message_id]
+
+    def _append(self, alias: str, envelope: Envelope) -> Message:
         connection = connections[alias]
         if connection.vendor == "postgresql":
             if connection.in_atomic_block:
                 with transaction.atomic(
                     using=alias
                 ):  # a savepoint: keep the caller's work
-                    return self._append_postgresql(alias, envelope)
-            return self._append_postgresql(alias, envelope)
+                    return self._append_postgresql(alias, envelope, bounded=False)
+            if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+                # Server-side binding cannot send the timeouts in the same statement.
+                with transaction.atomic(using=alias):
+                    _bound_transaction(alias)
+                    return self._append_postgresql(alias, envelope, bounded=False)
+            return self._append_postgresql(alias, envelope, bounded=True)
         with transaction.atomic(using=alias):
             sequence = self._allocate(alias, envelope.category, 1)
             message = Message.from_envelope(envelope, sequence)
@@ -206,13 +222,31 @@ class MessageManager(models.Manager["Message"]):
             return message
 
     def append_many(self, envelopes: Sequence[Envelope]) -> list[Message]:
-        """Store several messages in one transaction, one sequence allocation per category."""
+        """Store several messages in one transaction, one sequence allocation per category.
+
+        Messages already stored with the same ``message_id`` and content are returned, not
+        stored again (see ``append``).
+        """
         alias = router.db_for_write(self.model)
+        try:
+            return self._append_many(alias, envelopes)
+        except IntegrityError:
+            stored = self._already_stored(alias, envelopes)
+            if not stored:
+                raise
+        missing = [e for e in envelopes if e.message_id not in stored]
+        added = iter(self._append_many(alias, missing) if missing else [])
+        return [stored.get(e.message_id) or next(added) for e in envelopes]
+
+    def _append_many(self, alias: str, envelopes: Sequence[Envelope]) -> list[Message]:
         by_category: dict[Category, list[int]] = defaultdict(list)
         for index, envelope in enumerate(envelopes):
             by_category[envelope.category].append(index)
         messages: list[Message | None] = [None] * len(envelopes)
+        outermost = not connections[alias].in_atomic_block
         with transaction.atomic(using=alias):
+            if outermost:
+                _bound_transaction(alias)
             # Lock counters in one order so two batches never deadlock.
             for category in sorted(by_category):
                 indexes = by_category[category]
@@ -223,7 +257,19 @@ class MessageManager(models.Manager["Message"]):
                         envelopes[index], first + offset
                     )
             stored = [m for m in messages if m is not None]
-            self.bulk_create(stored)
+            self.using(alias).bulk_create(stored)
+        return stored
+
+    def _already_stored(
+        self, alias: str, envelopes: Sequence[Envelope]
+    ) -> dict[str, Message]:
+        """Return the stored rows of ``envelopes`` by message id, or {} when a stored row
+        with one of their ids holds a different message (a real conflict)."""
+        wanted = {e.message_id: e for e in envelopes}
+        rows = self.using(alias).filter(message_id__in=list(wanted))
+        stored = {m.message_id: m for m in rows}
+        if any(m.stored_envelope != wanted[i] for i, m in stored.items()):
+            return {}
         return stored
 
     def verify_latest(self, limit: int = 1000) -> dict[str, Any]:
@@ -279,7 +325,9 @@ class MessageManager(models.Manager["Message"]):
             counters.update(last_sequence=F("last_sequence") + count)
         return counters.values_list("last_sequence", flat=True).get()
 
-    def _append_postgresql(self, alias: str, envelope: Envelope) -> Message:
+    def _append_postgresql(
+        self, alias: str, envelope: Envelope, bounded: bool
+    ) -> Message:
         message_table = self.model._meta.db_table
         counter_table = CategorySequence._meta.db_table
         sql = (
@@ -298,18 +346,50 @@ class MessageManager(models.Manager["Message"]):
             if message.payload is None
             else json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False),
         ]
+        if bounded:
+            # In the same round trip: the SETs and the statement form one transaction.
+            sql = _timeouts_sql() + sql
         with connections[alias].cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
+            row = _returned_row(cursor, sql, params)
             if row is None:  # no counter row yet (a fresh or flushed database)
                 CategorySequence.ensure(alias, envelope.category)
-                cursor.execute(sql, params)
-                row = cursor.fetchone()
+                row = _returned_row(cursor, sql, params)
         assert row is not None
         message.id, message.sequence = row
         message._state.adding = False
         message._state.db = alias
         return message
+
+
+def _timeouts_sql() -> str:
+    """``SET LOCAL`` statements bounding a store transaction by ``DB_TIMEOUT`` (PostgreSQL).
+
+    ``lock_timeout`` covers a counter row held by a stuck transaction, ``statement_timeout``
+    a server too slow to answer; both end with the transaction.
+    """
+    timeout = conf.DB_TIMEOUT
+    if not timeout:
+        return ""
+    return (
+        f"SET LOCAL statement_timeout = {timeout}; SET LOCAL lock_timeout = {timeout}; "
+    )
+
+
+def _bound_transaction(alias: str) -> None:
+    """Apply ``DB_TIMEOUT`` to the transaction just opened on ``alias`` (PostgreSQL only)."""
+    connection = connections[alias]
+    sql = _timeouts_sql()
+    if connection.vendor == "postgresql" and sql:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def _returned_row(cursor: Any, sql: str, params: Sequence[Any]) -> Any:
+    """Execute ``sql`` and return the first row of its last result (past any SETs)."""
+    cursor.execute(sql, params)
+    while cursor.description is None and cursor.nextset():
+        pass  # psycopg 3 stops at the first result; psycopg 2 holds only the last
+    return cursor.fetchone()
 
 
 class Message(models.Model):

@@ -2,11 +2,15 @@
 
 Every function builds a catalogue payload, wraps it in a validated envelope and hands it to
 ``publish``, the one path that stores (and later fans out) every message. Invalid input
-raises ``InvalidMessage`` and stores nothing; a store failure is returned, not raised.
+raises ``InvalidMessage`` and stores nothing; a store failure is returned, not raised. While
+the database is unreachable, messages wait in this node's spool (``opsmessaging.spool``)
+and are stored, in order, once it is back.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -14,9 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, Literal
 
-from django.db import DatabaseError, connections, router, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 
-from opsmessaging import categories, codec, fanout, integrity, schema
+from opsmessaging import categories, codec, fanout, integrity, schema, spool
 from opsmessaging.catalogue import (
     Payload,
     alerts,
@@ -47,17 +58,23 @@ from opsmessaging.models import Message
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["ok", "disabled", "error"]
+Status = Literal["ok", "disabled", "error", "spooled"]
 _ENVELOPE_OPTIONS = ("topic", "node", "source_node", "originating_node")
 
 
 @dataclass(frozen=True)
 class BroadcastResult:
-    """The outcome of one broadcast: ``status``, the stored ``message`` and any ``error``."""
+    """The outcome of one broadcast: ``status``, the stored ``message`` and any ``error``.
+
+    ``spooled`` means the database was unreachable and the message waits in this node's
+    spool: ``message`` is None, ``envelope`` is what was spooled (its ``message_id`` is the
+    one it will be stored with) and ``error`` says why.
+    """
 
     status: Status
     message: Message | None = None
     error: str | None = None
+    envelope: Envelope | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,12 +89,16 @@ class BatchResult:
     errors: int
     disabled: bool = False
     results: list[BroadcastResult] = field(default_factory=list)
+    spooled: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the original's summary map (``success``, ``errors``, ``disabled``)."""
+        """Return the original's summary map (``success``, ``errors``, ``disabled``), with
+        ``spooled`` when messages were spooled."""
         summary: dict[str, Any] = {"success": self.success, "errors": self.errors}
         if self.disabled:
             summary["disabled"] = True
+        if self.spooled:
+            summary["spooled"] = self.spooled
         return summary
 
 
@@ -134,14 +155,108 @@ def publish(envelope: Envelope) -> BroadcastResult:
     """Store one validated envelope and report the outcome; never raises for store errors."""
     if not enabled():
         return BroadcastResult("disabled")
+    [result] = _publish([envelope], many=False)
+    return result
+
+
+def _publish(envelopes: list[Envelope], many: bool) -> list[BroadcastResult]:
+    """Store and fan out ``envelopes`` (``many``: one transaction), or spool them.
+
+    A pending spool is drained first, so this node's messages are stored in the order they
+    were broadcast; while it cannot be drained, new messages queue behind it.
+    """
+    local = _local_spool()
+    if local is not None and local.pending():
+        report = local.drain(_store_and_deliver, wait=False)
+        if not report.complete:
+            waiting = report.error or "earlier spooled messages are being drained"
+            return _spool(local, envelopes, waiting)
     try:
-        message = Message.objects.append(envelope)
+        stored = _store(envelopes, many)
     except DatabaseError as exc:
-        return _failed(envelope, exc)
-    reason = _deliver_after_commit([message])
+        if local is not None and isinstance(exc, OperationalError | InterfaceError):
+            return _spool(local, envelopes, _reason(exc))
+        return [_failed(envelope, exc) for envelope in envelopes]
+    reason = _deliver_after_commit(stored)
     if reason is not None:
-        return BroadcastResult("error", message, reason)
-    return BroadcastResult("ok", message)
+        return [BroadcastResult("error", message, reason) for message in stored]
+    return [BroadcastResult("ok", message) for message in stored]
+
+
+def _store(envelopes: list[Envelope], many: bool) -> list[Message]:
+    """Store ``envelopes``; drop the connection when the database cannot be reached.
+
+    Django reopens a dropped connection on its next query, so a long-running process
+    (a worker, the logging thread) reconnects once the database is back.
+    """
+    try:
+        if not many:
+            return [Message.objects.append(envelopes[0])]
+        return Message.objects.append_many(envelopes)
+    except (OperationalError, InterfaceError):
+        connection = connections[router.db_for_write(Message)]
+        if not connection.in_atomic_block:
+            connection.close()
+        raise
+
+
+def _store_and_deliver(envelopes: list[Envelope]) -> None:
+    """Store spooled messages and fan them out: the same path as any broadcast."""
+    _deliver_after_commit(_store(envelopes, many=len(envelopes) > 1))
+
+
+def _local_spool() -> spool.Spool | None:
+    """This node's spool, or None: no ``SPOOL_DIR``, or inside a transaction (whose
+    messages must commit or roll back with it, so they are never spooled)."""
+    directory = conf.SPOOL_DIR
+    if directory is None:
+        return None
+    if connections[router.db_for_write(Message)].in_atomic_block:
+        return None
+    return spool.Spool(directory, this_node())
+
+
+def _spool(
+    local: spool.Spool, envelopes: list[Envelope], reason: str
+) -> list[BroadcastResult]:
+    first = envelopes[0]
+    try:
+        local.append(envelopes)
+    except (spool.SpoolFull, OSError) as exc:
+        kind = "spool full" if isinstance(exc, spool.SpoolFull) else "spool failed"
+        error = f"{kind}: {exc}; the database is unreachable: {reason}"
+        logger.error(
+            "Failed to broadcast %d message(s) (first %s to %s/%s): %s",
+            len(envelopes),
+            first.payload_type,
+            first.category.value,
+            first.topic,
+            error,
+        )
+        return [BroadcastResult("error", None, error) for _ in envelopes]
+    logger.warning(
+        "Spooled %d message(s) (first %s to %s/%s) in %s: %s",
+        len(envelopes),
+        first.payload_type,
+        first.category.value,
+        first.topic,
+        local.path,
+        reason,
+    )
+    return [BroadcastResult("spooled", None, reason, e) for e in envelopes]
+
+
+def drain_spool(wait: bool = True) -> spool.DrainReport | None:
+    """Store this node's spooled messages, oldest first, and fan them out.
+
+    Returns None when no spool is configured (``SPOOL_DIR``) or inside a transaction. Runs
+    by itself on the next broadcast; ``manage.py opsmessaging_drain_spool`` or a periodic
+    task can call it too. With ``wait=False`` a drain already running is left alone.
+    """
+    local = _local_spool()
+    if local is None:
+        return None
+    return local.drain(_store_and_deliver, wait=wait)
 
 
 def _deliver_after_commit(messages: list[Message]) -> str | None:
@@ -157,8 +272,12 @@ def _deliver_after_commit(messages: list[Message]) -> str | None:
     return fanout.deliver(messages)
 
 
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
 def _failed(envelope: Envelope, exc: Exception) -> BroadcastResult:
-    reason = f"{type(exc).__name__}: {exc}".strip()
+    reason = _reason(exc)
     logger.warning(
         "Failed to broadcast %s to %s/%s: %s",
         envelope.payload_type,
@@ -244,7 +363,8 @@ def _system_lifecycle(
     env, fields = _split(opts)
     env.setdefault("topic", categories.LIFECYCLE_TOPIC)
     return envelope_for(
-        system.system_lifecycle(event, system_name, version, **fields), **env
+        _construct(system.system_lifecycle, event, system_name, version, fields=fields),
+        **env,
     )
 
 
@@ -257,12 +377,13 @@ def _system_config(
 ) -> Envelope:
     env, fields = _split(opts)
     env.setdefault("topic", categories.CONFIG_TOPIC)
-    payload = system.system_config(
+    payload = _construct(
+        system.system_config,
         component,
         changes,
         previous_config=previous_config,
         changed_by=changed_by,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -277,13 +398,14 @@ def _store_health(
     categories.validate_store_id(store_id)
     env, fields = _split(opts)
     env.setdefault("topic", categories.store_health_topic(store_id))
-    payload = health.component_health(
+    payload = _construct(
+        health.component_health,
         component,
         get_node(env),
         status,
         details=_object(details, "details"),
         store_id=store_id,
-        **_without(fields, "node"),
+        fields=_without(fields, "node"),
     )
     return envelope_for(payload, **env)
 
@@ -308,7 +430,8 @@ def _cluster_health(
         status = "degraded"
     else:
         status = "healthy"
-    payload = health.cluster_health(
+    payload = _construct(
+        health.cluster_health,
         status,
         healthy,
         len(every),
@@ -316,7 +439,7 @@ def _cluster_health(
         unhealthy_nodes=failed,
         quorum_status=quorum,
         event_type=event_type,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -336,8 +459,13 @@ def _health_update(
     if store_id is not None:
         categories.validate_store_id(store_id, "details.store_id")
         fields.setdefault("store_id", store_id)
-    payload = health.component_health(
-        component, get_node(env), status, details=details, **_without(fields, "node")
+    payload = _construct(
+        health.component_health,
+        component,
+        get_node(env),
+        status,
+        details=details,
+        fields=_without(fields, "node"),
     )
     return envelope_for(payload, **env)
 
@@ -351,31 +479,34 @@ def _metrics(component: str, metrics_data: Mapping[str, Any], **opts: Any) -> En
         value = data.get("operations_count", data.get("value"))
         if value is None and ("success_count" in data or "error_count" in data):
             value = data.get("success_count", 0) + data.get("error_count", 0)
-        payload = metrics.performance_metric(
+        payload = _construct(
+            metrics.performance_metric,
             "persistence_operation",
             0 if value is None else value,
             data.get("unit", "operations"),
             component=component,
             tags=data,
-            **fields,
+            fields=fields,
         )
     elif component in ("emitter", "subscription"):
         operation = "event_emission" if component == "emitter" else "event_processing"
         count_key = "events_emitted" if component == "emitter" else "events_processed"
-        payload = metrics.throughput_metric(
+        payload = _construct(
+            metrics.throughput_metric,
             operation,
             data.get(count_key, data.get("count", 0)),
             data.get("duration_ms", 1000),
-            **fields,
+            fields=fields,
         )
     else:
-        payload = metrics.performance_metric(
+        payload = _construct(
+            metrics.performance_metric,
             component,
             data.get("value", 0),
             data.get("unit", "count"),
             component=component,
             tags=data,
-            **fields,
+            fields=fields,
         )
     return envelope_for(payload, **env)
 
@@ -390,10 +521,12 @@ def _alert(
     env, fields = _split(opts)
     if isinstance(alert_type, str):
         env.setdefault("topic", alert_type)
+    known = alert_type if isinstance(alert_type, str) else None
     category = fields.pop(
-        "alert_category", alerts.ALERT_TYPE_CATEGORIES.get(alert_type, "system")
+        "alert_category", alerts.ALERT_TYPE_CATEGORIES.get(known, "system")
     )
-    payload = alerts.system_alert(
+    payload = _construct(
+        alerts.system_alert,
         severity,
         category,
         message,
@@ -401,7 +534,7 @@ def _alert(
         fields.pop("source", "opsmessaging"),
         metadata=_object(context, "context"),
         alert_type=alert_type,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -417,14 +550,15 @@ def _audit_event(
     env, fields = _split(opts)
     if isinstance(event_type, str):
         env.setdefault("topic", event_type)
-    payload = audit.data_change(
+    payload = _construct(
+        audit.data_change,
         actor,
         fields.pop("resource_type", None),
         resource,
         action,
         metadata=_object(details, "details"),
         event_type=event_type,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -439,7 +573,8 @@ def _lifecycle_event(
     env.setdefault("topic", categories.PROCESS_LIFECYCLE_TOPIC)
     data = _object(details, "details")
     module = data.get("module") or data.get("component") or "unknown"
-    payload = lifecycle.process_lifecycle(
+    payload = _construct(
+        lifecycle.process_lifecycle,
         str(data.get("pid", process_name)),
         module,
         event_type,
@@ -447,7 +582,7 @@ def _lifecycle_event(
         reason=data.get("reason"),
         restart_count=data.get("restart_count", 0),
         details=data,
-        **fields,
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -457,8 +592,12 @@ def _diagnostic(
 ) -> Envelope:
     env, fields = _split(opts)
     env.setdefault("topic", categories.DIAGNOSTICS_TOPIC)
-    payload = diagnostics.debug_trace(
-        component, diagnostic_type, _object(data, "data"), **fields
+    payload = _construct(
+        diagnostics.debug_trace,
+        component,
+        diagnostic_type,
+        _object(data, "data"),
+        fields=fields,
     )
     return envelope_for(payload, **env)
 
@@ -488,12 +627,36 @@ def _log_entry(
     level: str | int, message: str, module: str = "root", **opts: Any
 ) -> Envelope:
     env, fields = _split(opts)
-    payload = logs.log_entry(logs.log_level(level), message, module, **fields)  # type: ignore[arg-type]
+    payload = _construct(
+        logs.log_entry, logs.log_level(level), message, module, fields=fields
+    )
     return envelope_for(payload, **env)
 
 
 def _payload(payload: Payload, **opts: Any) -> Envelope:
     return envelope_for(payload, **opts)
+
+
+@functools.cache
+def _parameters(constructor: Callable[..., Payload]) -> tuple[str, ...]:
+    return tuple(inspect.signature(constructor).parameters)
+
+
+def _construct(
+    constructor: Callable[..., Payload],
+    *args: Any,
+    fields: dict[str, Any],
+    **explicit: Any,
+) -> Payload:
+    """Call a catalogue constructor; an option naming a field that the broadcast's own
+    arguments fill is refused, not silently preferred (nor a ``TypeError``)."""
+    taken = {*_parameters(constructor)[: len(args)], *explicit}
+    clash = sorted(name for name in fields if name in taken)
+    if clash:
+        raise InvalidMessage(
+            dict.fromkeys(clash, "is set from the broadcast's arguments, not an option")
+        )
+    return constructor(*args, **explicit, **fields)
 
 
 def _object(value: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
@@ -701,22 +864,19 @@ def broadcast_batch(events: Iterable[object], **opts: Any) -> BatchResult:
         )
     if not envelopes:
         return BatchResult(0, 0)
-    try:
-        stored = Message.objects.append_many(envelopes)
-    except DatabaseError as exc:
-        failed = [_failed(envelope, exc) for envelope in envelopes]
-        logger.warning("Batch broadcast: 0 succeeded, %d failed", len(envelopes))
-        return BatchResult(0, len(envelopes), results=failed)
-    reason = _deliver_after_commit(stored)  # one fan-out pass for the whole batch
-    if reason is not None:
+    results = _publish(
+        envelopes, many=True
+    )  # one transaction and one fan-out pass for the batch
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "spooled")}
+    errors = len(results) - counts["ok"] - counts["spooled"]
+    stored = sum(r.message is not None for r in results)
+    if errors and stored:
         logger.warning(
-            "Batch broadcast: %d stored, delivery failed: %s", len(stored), reason
+            "Batch broadcast: %d stored, delivery failed: %s", stored, results[0].error
         )
-        failed = [BroadcastResult("error", m, reason) for m in stored]
-        return BatchResult(0, len(stored), results=failed)
-    return BatchResult(
-        len(stored), 0, results=[BroadcastResult("ok", m) for m in stored]
-    )
+    elif errors:
+        logger.warning("Batch broadcast: 0 succeeded, %d failed", errors)
+    return BatchResult(counts["ok"], errors, results=results, spooled=counts["spooled"])
 
 
 # --- compatibility report ----------------------------------------------------------------
@@ -927,6 +1087,7 @@ __all__ = [
     "broadcast_system_lifecycle",
     "broadcast_typed",
     "disable",
+    "drain_spool",
     "enable",
     "enabled",
     "get_type",

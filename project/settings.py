@@ -101,6 +101,13 @@ DATABASES = {
     if os.environ.get("DATABASE_URL")
     else _SQLITE
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Seconds to wait for the server: an unreachable database fails (and broadcasts
+    # spool) promptly instead of after the operating system's TCP timeout.
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": 5,
+        **DATABASES["default"].get("OPTIONS", {}),  # type: ignore[dict-item]
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -139,6 +146,8 @@ OPSMESSAGING = {
     "NODE_NAME": os.environ.get("OPSMESSAGING_NODE_NAME") or None,
     "SYSTEM_NAME": "opsmessaging_demo",
     "SYSTEM_VERSION": "0.1.0",
+    # Where broadcasts wait while the database is unreachable (unset: no spool).
+    "SPOOL_DIR": os.environ.get("OPSMESSAGING_SPOOL_DIR") or None,
 }
 # Node membership and probe timing, when given (else the app's defaults).
 OPSMESSAGING.update(

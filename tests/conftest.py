@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection, connections
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from opsmessaging import pubsub
 from opsmessaging.capture.logging import OpsMessagingHandler
@@ -21,6 +23,20 @@ os.environ.setdefault("DEMO_BACKGROUND_THREADS", "0")
 # cannot be dropped at the end of the run.
 connections.settings["default"]["CONN_MAX_AGE"] = 0
 
+
+# Property-based tests: bounded by default so the suite stays fast; OPSMESSAGING_FUZZ=soak
+# (for `make soak`) runs many more examples. No example database is written.
+hypothesis_settings.register_profile(
+    "default",
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "soak", hypothesis_settings.get_profile("default"), max_examples=1_000
+)
+hypothesis_settings.load_profile(os.environ.get("OPSMESSAGING_FUZZ", "default"))
 
 #: The real Redis of the services pass (``make test`` sets it when Redis is reachable).
 REDIS_URL = os.environ.get("REDIS_URL", "")

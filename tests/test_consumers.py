@@ -15,10 +15,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission, User
-from django.db import connections
+from django.db import OperationalError, connections
 from django.test import override_settings
 from websockets.exceptions import ConnectionClosed
 
@@ -349,6 +351,23 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _private_redis() -> tuple[subprocess.Popen[bytes], int]:
+    """Start a redis-server of this test's own on a free port."""
+    assert shutil.which("redis-server"), "redis-server is needed for this test"
+    port = _free_port()
+    return _start_redis(port), port
+
+
+def _redis_layers(port: int) -> dict:
+    """CHANNEL_LAYERS for the pub/sub layer on the private redis-server at ``port``."""
+    return {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
+        }
+    }
+
+
 def _start_redis(port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [
@@ -378,15 +397,8 @@ def _start_redis(port: int) -> subprocess.Popen[bytes]:
 
 @pytest.mark.redis
 def test_redis_outage_keeps_storing_and_a_resuming_client_gets_everything(admin):
-    assert shutil.which("redis-server"), "redis-server is needed for this test"
-    port = _free_port()
-    redis = _start_redis(port)
-    layers = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
-        }
-    }
+    redis, port = _private_redis()
+    layers = _redis_layers(port)
     try:
         with override_settings(CHANNEL_LAYERS=layers), live_asgi_server() as address:
             sequences: list[int] = []
@@ -462,3 +474,304 @@ def test_resuming_from_pruned_history_says_where_it_starts(server, admin):
         frame = subscribe(ws, category="alerts", since=1)
         assert frame["pruned"] == {"first_available_sequence": 4}
         assert [f["message"]["sequence"] for f in collect(ws, 2)] == [4, 5]
+
+
+# --- channel layer failures: resume frames and close 4503 --------------------------------
+
+
+def _until_closed(ws, timeout: float = 10) -> tuple[list[dict], int]:
+    """Return the frames received until the server closed, and the close code."""
+    frames = []
+    try:
+        while True:
+            frames.append(receive(ws, timeout))
+    except ConnectionClosed as closed:
+        return frames, closed.rcvd.code
+
+
+def _resumes(frames: list[dict]) -> dict[str, int]:
+    return {f["category"]: f["last_sequence"] for f in frames if f["type"] == "resume"}
+
+
+def _sequences(frames: list[dict]) -> dict[str, list[int]]:
+    seen: dict[str, list[int]] = {}
+    for frame in frames:
+        if frame["type"] == "message":
+            message = frame["message"]
+            seen.setdefault(message["category"], []).append(message["sequence"])
+    return seen
+
+
+@pytest.fixture
+def probing(settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_LAYER_CHECK_INTERVAL": 100}
+
+
+def test_a_failing_channel_layer_tells_each_subscription_to_resume_then_closes_4503(
+    server, admin, monkeypatch, probing
+):
+    layer = fanout.get_layer()
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", since=0)
+        subscribe(ws, category="health")
+        sent = [pubsub.broadcast_alert("a", "info", f"m{i}").message for i in range(3)]
+        got = collect(ws, 3)
+
+        async def refused(*args, **kwargs):
+            raise ConnectionError("channel layer unreachable")
+
+        monkeypatch.setattr(layer, "send", refused)
+        frames, code = _until_closed(ws)
+    assert [f["message"]["sequence"] for f in got] == [m.sequence for m in sent]
+    assert code == 4503
+    assert frames == [
+        {
+            "type": "resume",
+            "category": "alerts",
+            "topic": None,
+            "last_sequence": 3,
+            "detail": "live delivery was interrupted; subscribe again with since=last_sequence",
+        },
+        {
+            "type": "resume",
+            "category": "health",
+            "topic": None,
+            "last_sequence": 0,
+            "detail": "live delivery was interrupted; subscribe again with since=last_sequence",
+        },
+    ]
+
+
+def test_a_probe_that_never_comes_back_means_the_layer_failed(
+    server, admin, monkeypatch, probing
+):
+    layer = fanout.get_layer()
+
+    async def lost(*args, **kwargs):
+        return None  # accepted, never delivered
+
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        monkeypatch.setattr(layer, "send", lost)
+        frames, code = _until_closed(ws)
+    assert (code, _resumes(frames)) == (4503, {"alerts": 0})
+
+
+def test_a_connection_without_subscriptions_is_not_probed(
+    server, admin, monkeypatch, probing
+):
+    layer = fanout.get_layer()
+
+    async def refused(*args, **kwargs):
+        raise ConnectionError("channel layer unreachable")
+
+    with ws_connect(server, admin) as ws:
+        monkeypatch.setattr(layer, "send", refused)
+        time.sleep(0.5)
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+
+
+def test_joining_a_group_on_a_failed_layer_closes_4503(server, admin, monkeypatch):
+    layer = fanout.get_layer()
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+
+        async def refused(*args, **kwargs):
+            raise ConnectionError("channel layer unreachable")
+
+        monkeypatch.setattr(layer, "group_add", refused)
+        send(ws, {"action": "subscribe", "category": "health"})
+        frames, code = _until_closed(ws)
+    assert (code, _resumes(frames)) == (4503, {"alerts": 0})
+
+
+def test_a_client_that_resumes_after_a_layer_failure_has_every_sequence(
+    server, admin, monkeypatch, probing
+):
+    layer = fanout.get_layer()
+    real_send = layer.send
+
+    async def refused(*args, **kwargs):
+        raise ConnectionError("channel layer unreachable")
+
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", since=0)
+        for i in range(5):
+            pubsub.broadcast_alert("a", "info", f"before {i}")
+        frames = collect(ws, 5)
+        monkeypatch.setattr(layer, "send", refused)
+        for i in range(5):
+            pubsub.broadcast_alert("a", "info", f"during {i}")
+        rest, code = _until_closed(ws)
+    frames += rest
+    monkeypatch.setattr(layer, "send", real_send)
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", since=_resumes(frames)["alerts"])
+        pubsub.broadcast_alert("a", "info", "after")
+        frames += collect(ws, 11 - len(_sequences(frames)["alerts"]))
+    assert code == 4503
+    assert _sequences(frames) == {"alerts": list(range(1, 12))}
+
+
+def test_a_store_failure_on_subscribe_is_an_error_frame_and_the_connection_stays(
+    server, admin, monkeypatch
+):
+    import opsmessaging.consumers as consumers
+
+    def unreachable(category):
+        raise OperationalError("connection refused")
+
+    with ws_connect(server, admin) as ws:
+        monkeypatch.setattr(consumers, "last_sequence", unreachable)
+        send(ws, {"action": "subscribe", "category": "alerts"})
+        assert receive(ws) == {
+            "type": "error",
+            "code": "store_unavailable",
+            "detail": "the message store cannot be reached; try again shortly",
+        }
+        monkeypatch.undo()
+        subscribe(ws, category="alerts")
+        sent = pubsub.broadcast_alert("a", "info", "arrives").message
+        assert receive_until(ws, "message")["message"]["sequence"] == sent.sequence
+
+
+def test_a_store_failure_during_replay_tells_the_subscription_to_resume(
+    server, admin, monkeypatch
+):
+    import opsmessaging.consumers as consumers
+
+    for i in range(3):
+        pubsub.broadcast_alert("a", "info", f"m{i}")
+
+    def unreachable(*args):
+        raise OperationalError("connection refused")
+
+    with ws_connect(server, admin) as ws:
+        monkeypatch.setattr(consumers, "_stored", unreachable)
+        subscribe(ws, category="alerts", since=1)
+        assert receive(ws) == {
+            "type": "resume",
+            "category": "alerts",
+            "topic": None,
+            "last_sequence": 1,
+            "detail": "the message store cannot be reached; subscribe again with "
+            "since=last_sequence",
+        }
+        monkeypatch.undo()
+        subscribe(ws, category="alerts", since=1)
+        assert [f["message"]["sequence"] for f in collect(ws, 2)] == [2, 3]
+
+
+def _reconnect(address: str, user: User, timeout: float = 15):
+    """Open a connection, retrying while the server refuses (its layer still down)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return ws_connect(address, user)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _follow(address: str, user: User, got: list[dict], want: dict[str, int]) -> int:
+    """Do what a client should: resubscribe with ``since`` = the last sequence it has,
+    and again after every close 4503, until it has ``want`` messages per category.
+    Return how many times it connected."""
+    connections_made = 0
+    deadline = time.monotonic() + 60
+    while True:
+        seen = _sequences(got)
+        if all(len(seen.get(c, [])) >= n for c, n in want.items()):
+            return connections_made
+        assert time.monotonic() < deadline, seen
+        with _reconnect(address, user) as ws:
+            connections_made += 1
+            for category in want:  # every frame is kept: replays start at once
+                send(
+                    ws,
+                    {
+                        "action": "subscribe",
+                        "category": category,
+                        "since": seen.get(category, [0])[-1],
+                    },
+                )
+            try:
+                while any(len(_sequences(got).get(c, [])) < n for c, n in want.items()):
+                    got.append(receive(ws, 10))
+            except ConnectionClosed as closed:
+                assert closed.rcvd.code == 4503
+
+
+def _assert_resumes_name_the_last_sequence_sent(got: list[dict]) -> None:
+    last: dict[str, int] = {}
+    for frame in got:
+        if frame["type"] == "message":
+            last[frame["message"]["category"]] = frame["message"]["sequence"]
+        elif frame["type"] == "subscribed":
+            last.setdefault(frame["category"], frame["since"] or frame["last_sequence"])
+        elif frame["type"] == "resume":
+            assert frame["last_sequence"] == last[frame["category"]], frame
+
+
+@pytest.mark.redis
+def test_redis_stopped_mid_stream_subscribers_resume_and_have_every_sequence(admin):
+    redis, port = _private_redis()
+    layers = _redis_layers(port)
+    options = {**django_settings.OPSMESSAGING, "WS_LAYER_CHECK_INTERVAL": 200}
+    want = {"alerts": 50, "health": 15}
+    frames: list[list[dict]] = [[] for _ in range(3)]
+    codes, reconnections = [], []
+    try:
+        with (
+            override_settings(CHANNEL_LAYERS=layers, OPSMESSAGING=options),
+            live_asgi_server() as address,
+            ExitStack() as opened,
+        ):
+            sockets = [opened.enter_context(ws_connect(address, admin)) for _ in frames]
+            for ws, got in zip(sockets, frames, strict=True):
+                got.append(subscribe(ws, category="alerts", since=0))
+                got.append(subscribe(ws, category="health"))
+            for i in range(20):
+                assert pubsub.broadcast_alert("before", "info", f"m{i}").ok
+            for i in range(5):
+                assert pubsub.broadcast_health_update(f"c{i}", "healthy").ok
+            for ws, got in zip(sockets, frames, strict=True):
+                got += collect(ws, 25)
+            redis.kill()
+            redis.wait()
+            down_since = time.monotonic()
+            for i in range(20):
+                started = time.monotonic()
+                result = pubsub.broadcast_alert("during", "warning", f"m{i}")
+                assert time.monotonic() - started < 2.0  # FANOUT_TIMEOUT is 0.5 s
+                assert result.status == "error" and result.message.pk is not None
+                time.sleep(0.15)  # an outage of seconds: many probe intervals
+            for i in range(5):
+                assert pubsub.broadcast_health_update(f"d{i}", "degraded").message
+            for ws, got in zip(sockets, frames, strict=True):
+                rest, code = _until_closed(ws)
+                got += rest
+                codes.append(code)
+            redis = _start_redis(port)
+            outage = time.monotonic() - down_since
+            for i in range(10):  # stored whether or not the layer is back yet
+                assert pubsub.broadcast_alert("after", "info", f"m{i}").message
+            for i in range(5):
+                assert pubsub.broadcast_health_update(f"e{i}", "healthy").message
+            for got in frames:
+                reconnections.append(_follow(address, admin, got, want))
+    finally:
+        redis.kill()
+        redis.wait()
+    assert outage > 3.0
+    assert codes == [4503] * len(frames)
+    assert all(n >= 1 for n in reconnections)
+    for got in frames:
+        assert _sequences(got) == {
+            "alerts": list(range(1, 51)),
+            "health": list(range(1, 16)),
+        }
+        assert {f["category"] for f in got if f["type"] == "resume"} == set(want)
+        _assert_resumes_name_the_last_sequence_sent(got)

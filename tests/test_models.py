@@ -82,7 +82,11 @@ def test_postgresql_append_is_one_statement_in_autocommit():
     with CaptureQueriesContext(connection) as queries:
         pubsub.broadcast_health_update("a", "healthy")
     assert len(queries) == 1
-    assert queries[0]["sql"].startswith("WITH s AS (UPDATE")
+    # DB_TIMEOUT (5000 ms by default) travels in the same round trip.
+    assert queries[0]["sql"].startswith(
+        "SET LOCAL statement_timeout = 5000; SET LOCAL lock_timeout = 5000; "
+        "WITH s AS (UPDATE"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -56,10 +56,10 @@ def to_json_value(value: Any, path: str) -> Any:
 
     Aware datetimes become wire timestamps, enums their values, tuples lists.
     """
-    if isinstance(value, str):
-        return _without_nul(value, path)
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return _text(value, path)
     if isinstance(value, enum.Enum):
         return to_json_value(value.value, path)
     if isinstance(value, int):
@@ -81,8 +81,7 @@ def to_json_value(value: Any, path: str) -> Any:
                 key = key.value
             if not isinstance(key, str):
                 raise InvalidMessage(f"object keys must be strings, got {key!r}", path)
-            _without_nul(key, path)
-            out[key] = to_json_value(item, f"{path}.{key}")
+            out[_text(key, path)] = to_json_value(item, f"{path}.{key}")
         return out
     if isinstance(value, list | tuple):
         return [
@@ -93,12 +92,18 @@ def to_json_value(value: Any, path: str) -> Any:
     )
 
 
-def _without_nul(text: str, path: str) -> str:
-    # PostgreSQL cannot store U+0000 in text or jsonb: refuse it here, as bad input,
-    # rather than let the store fail.
-    if "\x00" in text:
+def _text(value: str, path: str) -> str:
+    """Return ``value`` if every database can store it: UTF-8 text without NUL."""
+    if "\x00" in value:
         raise InvalidMessage("must not contain the NUL character (U+0000)", path)
-    return text
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidMessage(
+                "contains a lone surrogate: not valid Unicode text", path
+            ) from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ def _clean_kind(kind: Kind, value: Any, path: str, required: bool) -> Any:
             raise InvalidMessage(f"must be a string, got {type(value).__name__}", path)
         if required and not value.strip():
             raise InvalidMessage("must not be empty", path)
-        return _without_nul(value, path)
+        return _text(value, path)
     if kind is Kind.IDENTIFIER:
         if (
             not isinstance(value, str)

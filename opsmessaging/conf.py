@@ -105,6 +105,9 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_BATCH_SIZE": 500,
     # Broadcasts (POST) per user, as "<count>/<second|minute|hour|day>"; None: no limit.
     "API_WRITE_THROTTLE_RATE": "120/minute",
+    # Operations page and admin: the newest SystemAlerts searched for open alerts (those
+    # that require an acknowledgement and have none).
+    "OPEN_ALERTS_SCAN": 1000,
 }
 
 
@@ -265,6 +268,10 @@ class Settings:
     def API_WRITE_THROTTLE_RATE(self) -> str | None:
         value = self.get("API_WRITE_THROTTLE_RATE")
         return value if value is None else str(value)
+
+    @property
+    def OPEN_ALERTS_SCAN(self) -> int:
+        return int(self.get("OPEN_ALERTS_SCAN"))
 
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""

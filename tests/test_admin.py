@@ -211,6 +211,18 @@ def test_changelist_shows_category_topic_type_node_severity_and_millisecond_time
 
 
 @pytest.mark.django_db
+def test_changelist_ignores_an_order_by_a_column_that_is_not_sortable(
+    admin_client: Client, messages: dict[str, Message]
+) -> None:
+    by_sequence = admin_client.get(f"{MESSAGES}?o=1")  # 0 is the action checkbox
+    by_time = admin_client.get(f"{MESSAGES}?o=2")
+
+    newest_first = [m.pk for m in Message.objects.order_by("-id")]
+    assert [m.pk for m in by_sequence.context["cl"].result_list] == newest_first
+    assert [m.pk for m in by_time.context["cl"].result_list] == newest_first[::-1]
+
+
+@pytest.mark.django_db
 def test_changelist_sorts_only_by_time(
     admin_client: Client, messages: dict[str, Message]
 ) -> None:
@@ -621,8 +633,10 @@ SCALE_QUERIES = [
     "q=bulk-77",
     "q=topic_3",
     "q=node7@host",
-    "o=1",
-    "o=-1",
+    "o=2",  # time (column 0 is the action checkbox)
+    "o=-2",
+    "o=1",  # sequence, not sortable: ignored
+    "o=-4",  # topic, not sortable: ignored
     "p=200",
 ]
 

@@ -135,8 +135,12 @@ def test_alert_board_queries_are_index_range_scans() -> None:
             plans.append("\n".join(row[0] for row in cursor.fetchall()))
         cursor.execute("RESET enable_seqscan")
 
-    assert all("opsmsg_type_id" in plan for plan in plans), plans
-    assert not any("Sort" in plan for plan in plans), plans
+    alerts_plan, acks_plan = plans
+    assert "Index Scan Backward using opsmsg_type_id" in alerts_plan, alerts_plan
+    assert "Index Cond: ((payload_type)::text = 'SystemAlert'::text)" in alerts_plan
+    # A range of the same index: the acknowledgements after the oldest alert read.
+    assert "opsmsg_type_id" in acks_plan, acks_plan
+    assert "Index Cond: (((payload_type)::text = 'AlertAck'::text) AND (id > " in acks_plan
 
 
 @pytest.mark.django_db

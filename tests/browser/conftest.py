@@ -35,8 +35,10 @@ def server(start_server: Callable[..., ServerProcess]) -> ServerProcess:
     return start_server()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Chromium for one module: Playwright's sync API keeps an asyncio loop on this
+    thread while it runs, which the tests after the browser tests must not inherit."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

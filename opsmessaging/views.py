@@ -103,10 +103,7 @@ def operations(request: HttpRequest) -> HttpResponse:
         "fieldOrder": {t.name: list(t.field_names) for t in all_types()},
         "canAcknowledge": alerting.may_acknowledge(request.user),
         "nodesRefreshMs": max(conf.HEARTBEAT_INTERVAL, 1000),
-        "filters": {
-            name: request.GET.get(name, "")
-            for name in ("category", "node", "min_severity")
-        },
+        "filters": _initial_filters(request.GET, categories),
     }
     links = {
         "admin": _url("admin:index"),
@@ -126,6 +123,21 @@ def operations(request: HttpRequest) -> HttpResponse:
             "title": "Operations",
         },
     )
+
+
+def _initial_filters(params: Any, categories: list[Category]) -> dict[str, str]:
+    """The filters of the page's address, each kept only if the page can apply it."""
+    try:
+        parsed = _feed_filters(params)
+    except InvalidMessage as exc:
+        parsed = _feed_filters({k: v for k, v in params.items() if k not in exc.errors})
+    category = parsed.get("category")
+    severity = parsed.get("min_severity")
+    return {
+        "category": category if category in {c.value for c in categories} else "",
+        "node": parsed.get("node", ""),
+        "min_severity": "" if severity is None else severity.label,
+    }
 
 
 def _feed_filters(params: Any) -> dict[str, Any]:

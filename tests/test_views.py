@@ -523,3 +523,19 @@ def test_compatibility_view_names_the_failing_checks(
             "integer, not 0."
         ],
     }
+
+
+@pytest.mark.django_db
+def test_page_drops_the_filters_of_its_address_that_it_cannot_apply(
+    reader: Client,
+) -> None:
+    response = reader.get(
+        PAGE, {"category": "security", "node": "web1@a", "min_severity": "fatal"}
+    )
+
+    assert response.status_code == 200
+    assert _config(response)["filters"] == {
+        "category": "",
+        "node": "web1@a",
+        "min_severity": "",
+    }

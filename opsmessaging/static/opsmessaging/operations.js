@@ -22,7 +22,7 @@
   const SEVERITY_RANK = new Map(config.severities.map((label, index) => [label, index]));
   const CHARTS = [
     { id: "rate", title: "Message rate", unit: "msg/s" },
-    { id: "latency", title: "Broadcast latency p95", unit: "ms" },
+    { id: "latency", title: "Delivery p95", unit: "ms" },
     { id: "cpu", title: "CPU", unit: "%", max: 100 },
     { id: "memory", title: "Memory", unit: "%", max: 100 },
   ];
@@ -36,6 +36,17 @@
   window.opsmessagingPage = page;
 
   const $ = (id) => document.getElementById(id);
+
+  /* Add `key` to `seen`, forgetting the oldest keys past `limit`; false if known. */
+  function firstTime(seen, key, limit) {
+    if (seen.has(key)) return false;
+    seen.add(key);
+    if (seen.size > limit) {
+      const oldest = seen.values();
+      for (let count = seen.size - limit; count > 0; count--) seen.delete(oldest.next().value);
+    }
+    return true;
+  }
   const keyOf = (message) => message.category + ":" + message.sequence;
 
   function el(tag, attributes, ...children) {
@@ -275,8 +286,7 @@
 
   function chartMetric(message) {
     const payload = message.payload;
-    if (!payload || charted.has(keyOf(message))) return;
-    charted.add(keyOf(message));
+    if (!payload || !firstTime(charted, keyOf(message), 5000)) return;
     const node = payload.node || message.node;
     const t = Date.parse(payload.timestamp || message.timestamp);
     if (message.payload_type === "ThroughputMetric") {
@@ -459,10 +469,9 @@
   }
 
   function closeAlert(alert, ack) {
-    if (!ack.payload || ackKeys.has(keyOf(ack))) return;
-    ackKeys.add(keyOf(ack));
+    if (!ack.payload || !firstTime(ackKeys, keyOf(ack), 1000)) return;
     const alertId = ack.payload.alert_id;
-    acknowledgedIds.add(alertId);
+    firstTime(acknowledgedIds, alertId, 5000);
     const known = alert || openAlerts.get(alertId) || null;
     openAlerts.delete(alertId);
     const item = $("ops-open-alerts").querySelector('[data-alert-id="' + CSS.escape(alertId) + '"]');
@@ -661,6 +670,7 @@
       setTimeout(() => {
         connect();
         refreshCompatibility();
+        refreshNodes().catch(() => {});
       }, delay);
     });
   }

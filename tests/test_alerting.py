@@ -140,7 +140,9 @@ def test_alert_board_queries_are_index_range_scans() -> None:
     assert "Index Cond: ((payload_type)::text = 'SystemAlert'::text)" in alerts_plan
     # A range of the same index: the acknowledgements after the oldest alert read.
     assert "opsmsg_type_id" in acks_plan, acks_plan
-    assert "Index Cond: (((payload_type)::text = 'AlertAck'::text) AND (id > " in acks_plan
+    assert (
+        "Index Cond: (((payload_type)::text = 'AlertAck'::text) AND (id > " in acks_plan
+    )
 
 
 @pytest.mark.django_db

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -20,6 +21,7 @@ from opsmessaging.catalogue import all_types, logs
 from opsmessaging.categories import Category
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import Message, Node
+from tests.cluster import declare_failed
 
 MESSAGES = "/admin/opsmessaging/message/"
 NODES = "/admin/opsmessaging/node/"
@@ -212,14 +214,18 @@ def test_changelist_shows_category_topic_type_node_severity_and_millisecond_time
 
 @pytest.mark.django_db
 def test_changelist_ignores_an_order_by_a_column_that_is_not_sortable(
-    admin_client: Client, messages: dict[str, Message]
+    admin_client: Client,
 ) -> None:
+    stored = []
+    for n in range(3):
+        stored.append(pubsub.broadcast_log_entry("info", f"line {n}").message.pk)
+        time.sleep(0.002)  # distinct millisecond timestamps
+
     by_sequence = admin_client.get(f"{MESSAGES}?o=1")  # 0 is the action checkbox
     by_time = admin_client.get(f"{MESSAGES}?o=2")
 
-    newest_first = [m.pk for m in Message.objects.order_by("-id")]
-    assert [m.pk for m in by_sequence.context["cl"].result_list] == newest_first
-    assert [m.pk for m in by_time.context["cl"].result_list] == newest_first[::-1]
+    assert [m.pk for m in by_sequence.context["cl"].result_list] == stored[::-1]
+    assert [m.pk for m in by_time.context["cl"].result_list] == stored
 
 
 @pytest.mark.django_db
@@ -762,16 +768,7 @@ def test_node_delete_is_forbidden(admin_client: Client, nodes: list[Node]) -> No
 def test_node_changelist_shows_alive_who_reported_a_failure_and_links(
     admin_client: Client, settings: Any
 ) -> None:
-    from opsmessaging.nodes import check_cluster
-
-    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "NODE_NAME": "web1@a"}
-    Node.heartbeat("web1@a", role="web")
-    Node.heartbeat("worker1@b", role="worker")
-    Node.objects.filter(name="worker1@b").update(
-        last_heartbeat_at=timezone.now() - timedelta(minutes=5)
-    )
-    check_cluster()
-    failure = Message.objects.get(category="alerts", topic="node_failure")
+    failure, _ = declare_failed(settings)
 
     response = admin_client.get(NODES)
 

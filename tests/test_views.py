@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.staticfiles import finders
 from django.test import Client
-from django.utils import timezone
 
 from opsmessaging import alerting, pubsub
 from opsmessaging.catalogue import metrics, security
 from opsmessaging.helpers import format_timestamp
 from opsmessaging.models import Message, Node
-from opsmessaging.nodes import check_cluster
+from tests.cluster import declare_failed
 
 PAGE = "/opsmessaging/"
 FEED = "/opsmessaging/feed/"
@@ -460,13 +458,7 @@ def test_acknowledge_view_needs_the_csrf_token() -> None:
 def test_nodes_view_describes_each_node_and_who_declared_a_failure(
     reader: Client, settings: Any
 ) -> None:
-    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "NODE_NAME": "web1@a"}
-    Node.heartbeat("web1@a", role="web")
-    Node.heartbeat("worker1@b", role="worker")
-    silent_since = timezone.now() - timedelta(minutes=5)
-    Node.objects.filter(name="worker1@b").update(last_heartbeat_at=silent_since)
-    assert check_cluster() == ["worker1@b"]
-    failure = Message.objects.get(category="alerts", topic="node_failure")
+    failure, silent_since = declare_failed(settings)
     web, worker = Node.objects.order_by("name")
 
     body = reader.get("/opsmessaging/nodes/").json()

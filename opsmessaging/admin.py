@@ -1,4 +1,8 @@
-"""Read-only admin of stored messages and nodes, fast at millions of rows."""
+"""Read-only admin of stored messages and nodes, fast at millions of rows.
+
+Besides the lists: a compatibility status view, an action that acknowledges alerts (the
+operations page's function), and links to and from the live operations page.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,44 @@ from functools import cached_property
 from typing import Any, cast
 
 from django.contrib import admin
+from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
+from opsmessaging import alerting, nodes
 from opsmessaging.catalogue import all_types
+from opsmessaging.catalogue.alerts import SystemAlert
 from opsmessaging.categories import Category
+from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import format_timestamp
 from opsmessaging.models import Message, Node
-from opsmessaging.permissions import filter_viewable
+from opsmessaging.permissions import (
+    can_view_category,
+    filter_viewable,
+    viewable_categories,
+)
 from opsmessaging.severity import Severity
+from opsmessaging.status import compatibility_status
 
 #: The changelist counts at most this many rows (then shows that many pages).
 COUNT_CAP = 10_000
+
+
+def operations_url(**query: str) -> str | None:
+    """Return the URL of the live operations page (with ``query``), if it is mounted."""
+    try:
+        url = reverse("opsmessaging:operations")
+    except NoReverseMatch:
+        return None
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
@@ -32,6 +59,19 @@ class CappedCountPaginator(Paginator):  # type: ignore[type-arg]
     def count(self) -> int:
         rows = cast(QuerySet[Any], self.object_list)
         return rows[: COUNT_CAP + 1].count()
+
+
+class SortableOnlyChangeList(ChangeList):
+    """Sorts only by the ``sortable_by`` columns, even when ``?o=`` names another.
+
+    Django applies any column index given in ``?o=``; sorting a large table by a column
+    without a suitable index reads and sorts all of it.
+    """
+
+    def get_ordering_field(self, field_name: Any) -> Any:
+        if self.sortable_by is not None and field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
 
 
 class _ChoiceFilter(admin.SimpleListFilter):
@@ -164,9 +204,98 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "payload_pretty",
     )
     readonly_fields = fields
+    actions = ["acknowledge_alerts"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return filter_viewable(super().get_queryset(request), request.user)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return SortableOnlyChangeList
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "compatibility/",
+                self.admin_site.admin_view(self.compatibility_view),
+                name="opsmessaging_compatibility",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {"operations_url": operations_url(), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def compatibility_view(self, request: HttpRequest) -> TemplateResponse:
+        """The compatibility report and the app's system checks, for readers."""
+        if not viewable_categories(request.user):
+            raise PermissionDenied
+        status = compatibility_status()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Compatibility status",
+            "opts": self.model._meta,
+            "status": status,
+            "sections": [
+                (name, json.dumps(section, indent=2, sort_keys=True))
+                for name, section in status["report"].items()
+            ],
+            "operations_url": operations_url(),
+        }
+        return TemplateResponse(
+            request, "admin/opsmessaging/compatibility.html", context
+        )
+
+    def has_acknowledge_permission(self, request: HttpRequest) -> bool:
+        return alerting.may_acknowledge(request.user)
+
+    @admin.action(
+        description="Acknowledge the selected alerts", permissions=["acknowledge"]
+    )
+    def acknowledge_alerts(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> TemplateResponse | None:
+        """Ask for a note, then acknowledge each selected open alert (``alerting``)."""
+        selected = list(queryset.filter(payload_type=SystemAlert.name))
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/opsmessaging/message/acknowledge_alerts.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Acknowledge alerts",
+                    "opts": self.model._meta,
+                    "alerts": [(m, alerting.payload_of(m)) for m in selected],
+                    "ignored": queryset.exclude(payload_type=SystemAlert.name).count(),
+                    "selected_ids": [m.pk for m in queryset],
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                    "ack_note_max_length": alerting.ACK_NOTE_MAX_LENGTH,
+                },
+            )
+        note = request.POST.get("ack_note", "")
+        done = 0
+        refused: list[str] = []
+        for message in selected:
+            try:
+                result = alerting.acknowledge(message, request.user, note)
+            except InvalidMessage as exc:
+                refused.extend(r for reasons in exc.errors.values() for r in reasons)
+                continue
+            if result.ok:
+                done += 1
+            else:
+                refused.append(f"{message.message_id}: {result.status} {result.error}")
+        if done:
+            self.message_user(request, f"Acknowledged {done} alert(s).")
+        for reason in refused:
+            self.message_user(request, f"Not acknowledged: {reason}", level="warning")
+        if not selected:
+            self.message_user(
+                request, "No alert was selected (only SystemAlerts).", level="warning"
+            )
+        return None
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -224,16 +353,66 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("name", "role", "status", "last_heartbeat_at", "started_at")
     list_filter = ("status", "role")
     readonly_fields = (
         "name",
         "role",
         "status",
+        "status_changed_at",
         "started_at",
         "last_heartbeat_at",
         "metadata",
+        "config",
     )
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        # Read once per page, not once per row.
+        view = nodes.cluster_view(can_view_category(request.user, Category.ALERTS))
+
+        @admin.display(description="alive", boolean=True)
+        def alive(obj: Node) -> bool:
+            return obj.name in view.alive
+
+        @admin.display(description="failure reported by")
+        def failure_reported_by(obj: Node) -> str:
+            report = view.failure_of(obj)
+            if report is None:
+                return ""
+            return (
+                f"{report['reported_by']} at {format_timestamp(report['reported_at'])}"
+            )
+
+        return (
+            "name",
+            "role",
+            "status",
+            alive,
+            "last_heartbeat_at",
+            "status_changed_at",
+            failure_reported_by,
+            "started_at",
+            "links",
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {"operations_url": operations_url(), **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    @admin.display(description="messages")
+    def links(self, obj: Node) -> str:
+        links = [
+            (
+                f"{reverse('admin:opsmessaging_message_changelist')}?"
+                f"{urlencode({'node': obj.name})}",
+                "stored",
+            )
+        ]
+        live = operations_url(node=obj.name)
+        if live is not None:
+            links.append((live, "live"))
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -159,6 +159,7 @@ def check_settings(
     errors.extend(_check_capture(user))
     errors.extend(_check_api_settings(user))
     errors.extend(_check_outages(user))
+    errors.extend(_check_page_settings(user))
     return errors
 
 
@@ -436,3 +437,18 @@ def _check_api_settings(user: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     return errors
+
+
+def _check_page_settings(user: dict[str, Any]) -> list[CheckMessage]:
+    # The operations page's checks are numbered from E601.
+    value = user.get("OPEN_ALERTS_SCAN", DEFAULTS["OPEN_ALERTS_SCAN"])
+    if _positive_int(value):
+        return []
+    return [
+        Error(
+            f"OPSMESSAGING['OPEN_ALERTS_SCAN'] must be a positive integer, not {value!r}.",
+            hint=f"The default is {DEFAULTS['OPEN_ALERTS_SCAN']} (the newest SystemAlerts "
+            "searched for open ones).",
+            id="opsmessaging.E601",
+        )
+    ]

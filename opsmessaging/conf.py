@@ -117,6 +117,9 @@ DEFAULTS: dict[str, Any] = {
     # Channel-layer outages: milliseconds between a WebSocket connection's probes of its
     # channel layer (a message to itself); 0 turns them off.
     "WS_LAYER_CHECK_INTERVAL": 1_000,
+    # Operations page and admin: the newest SystemAlerts searched for open alerts (those
+    # that require an acknowledgement and have none).
+    "OPEN_ALERTS_SCAN": 1000,
 }
 
 
@@ -298,6 +301,10 @@ class Settings:
     @property
     def WS_LAYER_CHECK_INTERVAL(self) -> int:
         return int(self.get("WS_LAYER_CHECK_INTERVAL"))
+
+    @property
+    def OPEN_ALERTS_SCAN(self) -> int:
+        return int(self.get("OPEN_ALERTS_SCAN"))
 
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""

@@ -13,18 +13,25 @@ import atexit
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import close_old_connections, router, transaction
 from django.utils import timezone
 
-from opsmessaging import pubsub
+from opsmessaging import codec, pubsub
 from opsmessaging.catalogue import lifecycle
+from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.helpers import this_node
-from opsmessaging.models import GONE, Node, heartbeat_window
+from opsmessaging.models import GONE, Message, Node, heartbeat_window
 
 logger = logging.getLogger(__name__)
+
+#: The alert type (and so the alerts topic) of a node declared failed.
+NODE_FAILURE = "node_failure"
+#: Newest ``node_failure`` alerts read by ``failure_reports``.
+FAILURE_REPORTS_READ = 100
 
 
 def _membership(event: str, name: str, me: str) -> None:
@@ -106,9 +113,9 @@ def check_cluster() -> list[str]:
                 node.name,
                 node.last_heartbeat_at,
             )
-            _cluster_health("node_failure", me)
+            _cluster_health(NODE_FAILURE, me)
             pubsub.broadcast_alert(
-                "node_failure",
+                NODE_FAILURE,
                 "critical",
                 f"Node {node.name} missed {conf.NODE_FAILURE_THRESHOLD} heartbeats",
                 {
@@ -123,6 +130,54 @@ def check_cluster() -> list[str]:
             _membership("node_removed", node.name, me)
         declared.append(node.name)
     return declared
+
+
+def failure_reports() -> dict[str, dict[str, Any]]:
+    """Return, per node named by a recent ``node_failure`` alert, who declared it failed.
+
+    Each entry (from the newest alert naming the node) has ``reported_by`` (the alert's
+    ``originating_node``), ``reported_at`` and ``alert_id``. One index range scan of the
+    newest ``FAILURE_REPORTS_READ`` alerts of the topic.
+    """
+    rows = Message.objects.filter(
+        category=Category.ALERTS.value, topic=NODE_FAILURE
+    ).order_by("-sequence")[:FAILURE_REPORTS_READ]
+    reports: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        try:
+            payload = row.envelope.payload
+        except codec.UnreadablePayload:
+            continue
+        affected = (payload.get("metadata") or {}).get("affected_node")
+        if isinstance(affected, str) and affected not in reports:
+            reports[affected] = {
+                "reported_by": row.originating_node,
+                "reported_at": row.timestamp,
+                "alert_id": payload.get("alert_id"),
+            }
+    return reports
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """The nodes alive now, and who declared each failed node failed."""
+
+    alive: frozenset[str]
+    failures: dict[str, dict[str, Any]]
+
+    def failure_of(self, node: Node) -> dict[str, Any] | None:
+        """Return who declared ``node`` failed, while it is failed."""
+        if node.status != Node.Status.FAILED:
+            return None
+        return self.failures.get(node.name)
+
+
+def cluster_view(with_failures: bool) -> ClusterView:
+    """Return the alive nodes and, if ``with_failures``, the failure reports."""
+    return ClusterView(
+        frozenset(Node.objects.alive().values_list("name", flat=True)),
+        failure_reports() if with_failures else {},
+    )
 
 
 def leave() -> bool:

@@ -9,9 +9,14 @@ from django.urls import path
 
 from opsmessaging.auth import BrowserOriginValidator, session_or_token_auth
 from opsmessaging.consumers import SubscriptionConsumer
+from opsmessaging.views import WEBSOCKET_PATH
 
 websocket_urlpatterns = [
-    path("ws/opsmessaging/", SubscriptionConsumer.as_asgi(), name="opsmessaging-ws"),
+    path(
+        WEBSOCKET_PATH.removeprefix("/"),
+        SubscriptionConsumer.as_asgi(),
+        name="opsmessaging-ws",
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 
@@ -70,10 +71,13 @@ ASGI_APPLICATION = "project.asgi.application"
 # The channel layer: Redis (pub/sub layer, see README "Channel layer") when REDIS_URL is
 # set, else the in-process layer of the embedded default.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis pub/sub channels ignore the database number, so the prefix carries it: servers
+# (and test runs) sharing one Redis under different database numbers stay apart.
+_REDIS_DATABASE = urlparse(REDIS_URL).path.strip("/") or "0"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "opsmessaging"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"opsmessaging.{_REDIS_DATABASE}"},
     }
     if REDIS_URL
     else {

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("admin/", admin.site.urls),
+    path("opsmessaging/", include("opsmessaging.urls")),
     path("api/opsmessaging/", include("opsmessaging.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

@@ -50,6 +50,11 @@ def _missing_service(item: pytest.Item) -> str | None:
         return "needs PostgreSQL: run with DATABASE_URL=postgres://... (make test does)"
     if item.get_closest_marker("redis") is not None and not _redis_available():
         return "needs Redis: run with REDIS_URL=redis://... (make test does)"
+    if item.get_closest_marker("browser") is not None and not _browser_available():
+        return (
+            f"needs Debian's chromium at {CHROMIUM} and playwright "
+            "(.ci/run installs them; the tests never download a browser)"
+        )
     return None
 
 
@@ -61,6 +66,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 f"OPSMESSAGING_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False
             )
         pytest.skip(reason)
+
+
+#: The browser of the browser tests: Debian's package, never a downloaded one.
+CHROMIUM = "/usr/bin/chromium"
+
+
+@functools.cache
+def _browser_available() -> bool:
+    import importlib.util
+
+    return (
+        os.access(CHROMIUM, os.X_OK)
+        and importlib.util.find_spec("playwright") is not None
+    )
 
 
 @functools.cache

@@ -2,23 +2,26 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from opsmessaging import admin as opsadmin
-from opsmessaging import pubsub
+from opsmessaging import alerting, pubsub
 from opsmessaging.admin import CappedCountPaginator, MessageAdmin
 from opsmessaging.catalogue import all_types, logs
 from opsmessaging.categories import Category
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import Message, Node
+from tests.cluster import declare_failed
 
 MESSAGES = "/admin/opsmessaging/message/"
 NODES = "/admin/opsmessaging/node/"
@@ -129,6 +132,18 @@ def messages(db: None) -> dict[str, Message]:
     return stored
 
 
+def _staff_client(*codenames: str, name: str = "staff") -> Client:
+    user = User.objects.create_user(name, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="opsmessaging", codename__in=codenames
+        )
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 def _ids(messages: dict[str, Message], *names: str) -> list[int]:
     return [messages[name].pk for name in names]
 
@@ -195,6 +210,22 @@ def test_changelist_shows_category_topic_type_node_severity_and_millisecond_time
             "severity_label": "-",
         },
     ]
+
+
+@pytest.mark.django_db
+def test_changelist_ignores_an_order_by_a_column_that_is_not_sortable(
+    admin_client: Client,
+) -> None:
+    stored = []
+    for n in range(3):
+        stored.append(pubsub.broadcast_log_entry("info", f"line {n}").message.pk)
+        time.sleep(0.002)  # distinct millisecond timestamps
+
+    by_sequence = admin_client.get(f"{MESSAGES}?o=1")  # 0 is the action checkbox
+    by_time = admin_client.get(f"{MESSAGES}?o=2")
+
+    assert [m.pk for m in by_sequence.context["cl"].result_list] == stored[::-1]
+    assert [m.pk for m in by_time.context["cl"].result_list] == stored
 
 
 @pytest.mark.django_db
@@ -446,10 +477,10 @@ def test_message_delete_is_forbidden(
 
 
 @pytest.mark.django_db
-def test_message_changelist_offers_no_actions(
-    admin_client: Client, messages: dict[str, Message]
+def test_message_changelist_offers_no_actions_to_readers(
+    messages: dict[str, Message],
 ) -> None:
-    response = admin_client.get(MESSAGES)
+    response = _staff_client("view_message").get(MESSAGES)
 
     assert response.context["action_form"] is None
     assert 'name="_selected_action"' not in response.content.decode()
@@ -608,8 +639,10 @@ SCALE_QUERIES = [
     "q=bulk-77",
     "q=topic_3",
     "q=node7@host",
-    "o=1",
-    "o=-1",
+    "o=2",  # time (column 0 is the action checkbox)
+    "o=-2",
+    "o=1",  # sequence, not sortable: ignored
+    "o=-4",  # topic, not sortable: ignored
     "p=200",
 ]
 
@@ -729,3 +762,241 @@ def test_node_delete_is_forbidden(admin_client: Client, nodes: list[Node]) -> No
 
     assert (get.status_code, post.status_code) == (403, 403)
     assert Node.objects.filter(pk=node.pk).exists()
+
+
+@pytest.mark.django_db
+def test_node_changelist_shows_alive_who_reported_a_failure_and_links(
+    admin_client: Client, settings: Any
+) -> None:
+    failure, _ = declare_failed(settings)
+
+    response = admin_client.get(NODES)
+
+    rows = {row["name"]: row for row in _rows(response)}
+    assert rows["worker1@b"]["status"] == "Failed"
+    assert rows["worker1@b"]["failure_reported_by"] == (
+        f"web1@a at {failure.to_wire()['timestamp']}"
+    )
+    assert rows["web1@a"]["failure_reported_by"] == "-"
+    html = response.content.decode()
+    assert '<img src="/static/admin/img/icon-yes.svg" alt="True">' in html
+    assert '<img src="/static/admin/img/icon-no.svg" alt="False">' in html
+    assert '<a href="/admin/opsmessaging/message/?node=worker1%40b">stored</a>' in html
+    assert '<a href="/opsmessaging/?node=worker1%40b">live</a>' in html
+
+
+# --- links to and from the live operations page ------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("changelist", [MESSAGES, NODES])
+def test_changelists_link_the_live_operations_page(
+    admin_client: Client, changelist: str
+) -> None:
+    html = admin_client.get(changelist).content.decode()
+
+    assert '<li><a href="/opsmessaging/">Live operations page</a></li>' in html
+
+
+@pytest.mark.django_db
+def test_message_changelist_links_the_compatibility_status(
+    admin_client: Client,
+) -> None:
+    html = admin_client.get(MESSAGES).content.decode()
+
+    assert (
+        '<li><a href="/admin/opsmessaging/message/compatibility/">Compatibility '
+        "status</a></li>"
+    ) in html
+
+
+@pytest.mark.django_db
+def test_app_index_links_the_live_page_and_the_compatibility_status(
+    admin_client: Client,
+) -> None:
+    html = admin_client.get("/admin/opsmessaging/").content.decode()
+
+    assert '<a href="/opsmessaging/">Live operations page</a>' in html
+    assert (
+        '<a href="/admin/opsmessaging/message/compatibility/">Compatibility status</a>'
+    ) in html
+
+
+# --- the compatibility status view --------------------------------------------------------
+
+COMPATIBILITY = "/admin/opsmessaging/message/compatibility/"
+
+
+@pytest.mark.django_db
+def test_compatibility_view_shows_the_verdict_the_checks_and_each_report_section(
+    admin_client: Client,
+) -> None:
+    response = admin_client.get(COMPATIBILITY)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response.context["status"]["compatible"] is True
+    assert '<li class="success" id="compatibility-verdict">Compatible:' in html
+    assert '<p id="compatibility-checks">No check reports anything.</p>' in html
+    sections = [name for name, _ in response.context["sections"]]
+    assert sections == [
+        "operational_helpers",
+        "gater_integration",
+        "node_consistency",
+        "timestamp_precision",
+        "delivery",
+        "signing",
+        "encryption",
+    ]
+    for name in sections:
+        assert f'id="section-{name}"' in html
+
+
+@pytest.mark.django_db
+def test_compatibility_view_says_not_compatible_and_lists_the_failing_check(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "OPEN_ALERTS_SCAN": -1}
+
+    html = admin_client.get(COMPATIBILITY).content.decode()
+
+    assert '<li class="error" id="compatibility-verdict">Not compatible:' in html
+    assert "<td>opsmessaging.E601</td><td>error</td>" in html
+
+
+@pytest.mark.django_db
+def test_compatibility_view_is_forbidden_to_staff_who_may_see_no_category() -> None:
+    assert _staff_client().get(COMPATIBILITY).status_code == 403
+
+
+@pytest.mark.django_db
+def test_compatibility_view_sends_anonymous_users_to_the_login() -> None:
+    response = Client().get(COMPATIBILITY)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+# --- acknowledging alerts -------------------------------------------------------------------
+
+
+def _alert(severity: str = "critical", title: str = "Disk full") -> Message:
+    result = pubsub.broadcast_alert("disk_full", severity, title)
+    assert result.message is not None
+    return result.message
+
+
+def _acks() -> list[tuple[str, str, str | None]]:
+    return [
+        (p["alert_id"], p["ack_by"], p["ack_note"])
+        for p in (
+            m.to_wire()["payload"]
+            for m in Message.objects.filter(payload_type="AlertAck").order_by("id")
+        )
+    ]
+
+
+def _act(client: Client, selected: list[Message], **data: str) -> Any:
+    return client.post(
+        MESSAGES,
+        {
+            "action": "acknowledge_alerts",
+            "_selected_action": [m.pk for m in selected],
+            **data,
+        },
+        follow=True,
+    )
+
+
+def _alert_id(message: Message) -> str:
+    return str(message.to_wire()["payload"]["alert_id"])
+
+
+@pytest.mark.django_db
+def test_message_changelist_offers_the_acknowledge_action_to_who_may_acknowledge(
+    messages: dict[str, Message],
+) -> None:
+    response = _staff_client("view_message", "add_message").get(MESSAGES)
+
+    choices = [
+        name for name, _ in response.context["action_form"].fields["action"].choices
+    ]
+    assert choices == ["", "acknowledge_alerts"]
+
+
+@pytest.mark.django_db
+def test_acknowledge_action_first_asks_for_a_note_and_lists_the_alerts(
+    admin_client: Client,
+) -> None:
+    alert = _alert()
+    other = pubsub.broadcast_log_entry("error", "disk full").message
+
+    response = _act(admin_client, [alert, other])
+
+    html = response.content.decode()
+    assert response.templates[0].name == (
+        "admin/opsmessaging/message/acknowledge_alerts.html"
+    )
+    assert f"<td><code>{_alert_id(alert)}</code></td>" in html
+    assert "1 selected message(s) that are not alerts will be left alone." in html
+    assert '<textarea id="id_ack_note" name="ack_note"' in html
+    assert _acks() == []
+
+
+@pytest.mark.django_db
+def test_acknowledge_action_acknowledges_each_selected_alert_with_the_note(
+    admin_client: Client,
+) -> None:
+    first, second = _alert(), _alert("error")
+
+    response = _act(admin_client, [first, second], confirm="yes", ack_note="on it")
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "Acknowledged 2 alert(s)."
+    ]
+    assert sorted(_acks()) == sorted(
+        [(_alert_id(first), "admin", "on it"), (_alert_id(second), "admin", "on it")]
+    )
+    assert alerting.alert_board().open == []
+
+
+@pytest.mark.django_db
+def test_acknowledge_action_reports_the_alerts_it_could_not_acknowledge(
+    admin_client: Client,
+) -> None:
+    done, warning = _alert(), _alert("warning")
+    admin = User.objects.get(username="admin")
+    earlier = alerting.acknowledge(done, admin).message
+
+    response = _act(admin_client, [done, warning], confirm="yes")
+
+    # Newest first, as the changelist lists them.
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Not acknowledged: alert '{_alert_id(warning)}' does not require an "
+        "acknowledgement",
+        f"Not acknowledged: alert '{_alert_id(done)}' was acknowledged by 'admin' at "
+        f"{earlier.to_wire()['timestamp']}",
+    ]
+    assert len(_acks()) == 1
+
+
+@pytest.mark.django_db
+def test_acknowledge_action_without_alerts_says_so(admin_client: Client) -> None:
+    other = pubsub.broadcast_log_entry("error", "disk full").message
+
+    response = _act(admin_client, [other], confirm="yes")
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "No alert was selected (only SystemAlerts)."
+    ]
+    assert _acks() == []
+
+
+@pytest.mark.django_db
+def test_acknowledge_action_is_refused_to_readers() -> None:
+    alert = _alert()
+
+    response = _act(_staff_client("view_message"), [alert], confirm="yes")
+
+    assert response.status_code == 200
+    assert _acks() == []

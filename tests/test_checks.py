@@ -154,3 +154,16 @@ def _schedule_checks(value: object) -> list:
 
     with override_settings(OPSMESSAGING=value):
         return check_schedule_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"OPEN_ALERTS_SCAN": 0}, ["opsmessaging.E601"]),
+        ({"OPEN_ALERTS_SCAN": "1000"}, ["opsmessaging.E601"]),
+        ({"OPEN_ALERTS_SCAN": True}, ["opsmessaging.E601"]),
+        ({"OPEN_ALERTS_SCAN": 50}, []),
+    ],
+)
+def test_open_alerts_scan_must_be_a_positive_integer(value, expected):
+    assert ids(value) == expected

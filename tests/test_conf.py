@@ -53,3 +53,10 @@ def test_effective_settings_hold_every_key():
     assert effective["NODE_NAME"] == "web1@host"
     assert effective["LOG_RATE_LIMIT"] == 7
     assert effective["SYSTEM_NAME"] == "django"
+
+
+def test_open_alerts_scan_defaults_to_a_thousand_alerts(settings):
+    settings.OPSMESSAGING = {}
+    assert conf.OPEN_ALERTS_SCAN == 1000
+    settings.OPSMESSAGING = {"OPEN_ALERTS_SCAN": 20}
+    assert conf.OPEN_ALERTS_SCAN == 20

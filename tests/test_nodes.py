@@ -261,3 +261,62 @@ def test_a_killed_node_is_reported_failed_once_by_a_survivor_then_back(
     assert back.payload["healthy_nodes"] == ["n1@live", "n2@live", "n3@live"]
     assert Message.objects.filter(payload__event_type="node_failure").count() == 1
     assert Node.objects.get(name="n3@live").status == "healthy"
+
+
+@pytest.mark.django_db
+def test_failure_reports_name_who_declared_each_node_failed(me):
+    nodes.heartbeat("web")
+    Node.heartbeat("w2@h", role="worker")
+    Node.heartbeat("w3@h", role="worker")
+    _silence("w2@h")
+    _silence("w3@h")
+    nodes.check_cluster()
+    alerts = {
+        m.payload["metadata"]["affected_node"]: m
+        for m in Message.objects.filter(topic=nodes.NODE_FAILURE)
+    }
+
+    reports = nodes.failure_reports()
+
+    assert reports == {
+        name: {
+            "reported_by": ME,
+            "reported_at": alerts[name].timestamp,
+            "alert_id": alerts[name].payload["alert_id"],
+        }
+        for name in ("w2@h", "w3@h")
+    }
+
+
+@pytest.mark.django_db
+def test_failure_reports_keep_the_newest_report_of_a_node(me, settings):
+    nodes.heartbeat("web")
+    Node.heartbeat("w2@h", role="worker")
+    _silence("w2@h")
+    nodes.check_cluster()
+    Node.heartbeat("w2@h", role="worker")
+    Node.objects.filter(name="w2@h").update(status=Node.Status.HEALTHY)
+    _silence("w2@h")
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "NODE_NAME": "n2@h"}
+    nodes.check_cluster()
+    newest = Message.objects.filter(topic=nodes.NODE_FAILURE).order_by("-id").first()
+
+    assert nodes.failure_reports()["w2@h"]["reported_by"] == "n2@h"
+    assert nodes.failure_reports()["w2@h"]["alert_id"] == newest.payload["alert_id"]
+
+
+@pytest.mark.django_db
+def test_cluster_view_gives_a_failure_only_while_the_node_is_failed(me):
+    nodes.heartbeat("web")
+    Node.heartbeat("w2@h", role="worker")
+    _silence("w2@h")
+    nodes.check_cluster()
+
+    view = nodes.cluster_view(with_failures=True)
+    failed = Node.objects.get(name="w2@h")
+    failed.status = Node.Status.HEALTHY  # came back, as far as this row says
+
+    assert view.alive == frozenset({ME})
+    assert view.failure_of(Node.objects.get(name="w2@h"))["reported_by"] == ME
+    assert view.failure_of(failed) is None
+    assert nodes.cluster_view(with_failures=False).failures == {}

@@ -140,7 +140,8 @@ OPSMESSAGING = {
     "SYSTEM_NAME": "opsmessaging_demo",
     "SYSTEM_VERSION": "0.1.0",
 }
-# Node membership and probe timing, when given (else the app's defaults).
+# Node membership, probe and WebSocket store-check timing, when given (else the app's
+# defaults).
 OPSMESSAGING.update(
     {
         key: int(os.environ[f"OPSMESSAGING_{key}"])
@@ -149,6 +150,7 @@ OPSMESSAGING.update(
             "NODE_FAILURE_THRESHOLD",
             "HEALTH_PROBE_TIMEOUT",
             "HEALTH_PROBE_SLOW",
+            "WS_POLL_INTERVAL",
         )
         if os.environ.get(f"OPSMESSAGING_{key}")
     }

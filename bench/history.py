@@ -101,36 +101,6 @@ def fill(connection: Any, start: int, stop: int) -> None:
         )
 
 
-def _setup(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-    import psycopg
-
-    name = urlparse(url).path.lstrip("/")
-    admin_url = url.replace("postgres://", "postgresql://", 1).rsplit("/", 1)[0]
-    with psycopg.connect(admin_url + "/postgres", autocommit=True) as conn:
-        if not conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def _reset(connection: Any) -> None:
-    from opsmessaging.models import CategorySequence, Message
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"TRUNCATE {Message._meta.db_table}, {CategorySequence._meta.db_table} "
-            f"RESTART IDENTITY"
-        )
-
-
 def _vacuum(connection: Any) -> None:
     from opsmessaging.models import Message
 
@@ -212,10 +182,13 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    _setup(url)
+    sys.path.insert(0, str(ROOT))
+    from bench import database
+
+    database.setup(url)
     from django.db import connection
 
-    _reset(connection)
+    database.reset(connection)
     sizes: dict[int, dict[str, dict[str, float]]] = {}
     filled = 0
     for size in (args.small, args.large):
@@ -250,7 +223,7 @@ def main() -> None:
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    _reset(connection)
+    database.reset(connection)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -100,6 +101,10 @@ class _LoopRunner:
     """Runs coroutines on the bound server loop or on a private background loop."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the loops: after a fork the child has none of their threads."""
         self._bound: asyncio.AbstractEventLoop | None = None
         self._own: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -148,6 +153,9 @@ def _report_background_failure(task: asyncio.Task[None]) -> None:
 
 
 runner = _LoopRunner()
+# A forked child (Celery's prefork pool) inherits the loop objects but not the threads
+# that run them: it would wait on them until FANOUT_TIMEOUT, every time.
+os.register_at_fork(after_in_child=runner.reset)
 
 
 def bind_loop(loop: asyncio.AbstractEventLoop) -> None:

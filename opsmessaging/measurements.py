@@ -177,10 +177,22 @@ def run_metrics(
 
     ``previous`` is the state returned by the previous run (empty on the first).
     """
+    return report_metrics(previous, process_usage())
+
+
+def report_metrics(
+    previous: Mapping[str, Any] | None,
+    usage: dict[str, tuple[float, float, float]],
+) -> dict[str, Any]:
+    """Broadcast the metrics of the store and of ``process_usage()``'s ``usage``; alert on
+    resources; return the new state.
+
+    Only this part writes, so a periodic run stores it in the transaction of its claim
+    (the CPU measurement can sleep, and holds no lock).
+    """
     node = this_node()
     now = timezone.now()
     rates, state = throughput(previous or {}, now)
-    usage = process_usage()
     payloads = [
         *rates,
         store_size(),

@@ -837,12 +837,27 @@ class PeriodicRun(models.Model):
         return f"{self.name} sent at {self.last_sent_at:%Y-%m-%d %H:%M:%S}"
 
     @classmethod
+    def _earliest_previous(cls, sent_at: datetime, interval_ms: int) -> datetime:
+        return sent_at - timedelta(milliseconds=interval_ms * cls.SPACING)
+
+    @classmethod
+    def already_ran(cls, name: str, sent_at: datetime, interval_ms: int) -> bool:
+        """Tell whether the period of ``name`` sent at ``sent_at`` is claimed (a read)."""
+        return cls.objects.filter(
+            name=name, last_sent_at__gt=cls._earliest_previous(sent_at, interval_ms)
+        ).exists()
+
+    @classmethod
     def claim(
         cls, name: str, sent_at: datetime, interval_ms: int, node: str
     ) -> PeriodicRun | None:
-        """Claim the run of ``name`` sent at ``sent_at``; None if this period already ran."""
+        """Claim the run of ``name`` sent at ``sent_at``; None if this period already ran.
+
+        Inside a transaction the claim is held (its row locked) until the commit, and a
+        rollback gives it back: a concurrent claim of the period waits, then gets None.
+        """
         now = timezone.now()
-        earliest_previous = sent_at - timedelta(milliseconds=interval_ms * cls.SPACING)
+        earliest_previous = cls._earliest_previous(sent_at, interval_ms)
         if cls.objects.filter(name=name, last_sent_at__lte=earliest_previous).update(
             last_sent_at=sent_at, last_run_at=now, node=node
         ):

@@ -2,8 +2,8 @@
 
 ``run_health`` probes the database (a round trip), the cache (set, get, delete), the
 channel layer (a round trip through it), the Celery broker (a connection) and the Celery
-workers (a ping), then broadcasts one ``ComponentHealth`` per component and a
-``NodeHealth``, and raises an alert when a component changes status.
+workers (a ping) (``probe_all``), then broadcasts one ``ComponentHealth`` per component and
+a ``NodeHealth``, and raises an alert when a component changes status (``report_health``).
 """
 
 from __future__ import annotations
@@ -194,9 +194,17 @@ def _node_figures() -> dict[str, float]:
 
 def run_health(app: CeleryApp | None = None) -> list[Probe]:
     """Probe this node, broadcast its health, alert on changes; return the probes."""
+    return report_health(probe_all(app))
+
+
+def report_health(probes: list[Probe]) -> list[Probe]:
+    """Broadcast the health ``probes`` found, alert on changes; return them.
+
+    Only this part writes, so a periodic run stores it in the transaction of its claim
+    while the probing (which can take seconds) holds no lock.
+    """
     node = this_node()
     now = current_timestamp()
-    probes = probe_all(app)
     status = statuses.worst([probe.status for probe in probes])
     checks = {
         probe.component: {
@@ -217,8 +225,9 @@ def run_health(app: CeleryApp | None = None) -> list[Probe]:
         for probe in probes
     ]
     events.append(health.node_health(node, status, checks=checks, **_node_figures()))
-    pubsub.broadcast_batch(events)
+    # The node row before the health counter: the order the heartbeat locks them in.
     Node.objects.filter(name=node).exclude(status__in=GONE).update(status=status)
+    pubsub.broadcast_batch(events)
     for probe in probes:
         statuses.record_and_alert(
             node,

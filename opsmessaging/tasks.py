@@ -1,8 +1,11 @@
 """Celery tasks of the beat schedule (see ``opsmessaging.schedule``), and their receivers.
 
-The periodic tasks are idempotent per period: each claims its run in ``PeriodicRun``
-by the time the scheduler sent it, so a second beat running by mistake, a redelivered
-message or a retry never doubles the periodic messages.
+The periodic tasks run once per period: each claims its run in ``PeriodicRun`` by the
+time the scheduler sent it, so a second beat running by mistake, a redelivered message or
+a retry never doubles the periodic messages. The claim is taken in the transaction that
+stores the run's messages, and the tasks acknowledge their message only once done
+(``acks_late``): a worker killed in the middle of a run leaves nothing behind, and the
+message, delivered again, runs the period from the start.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from celery import shared_task
+from django.db import router, transaction
 from django.utils import timezone
 
 from opsmessaging import measurements, nodes, probes, retention, schedule
@@ -28,14 +33,32 @@ SENT_AT_HEADER = "opsmessaging_sent_at"
 
 #: A Celery task (celery ships no type information).
 Task = Any
+#: Stores a run, given the state kept by the previous run; returns the state to keep
+#: (None keeps it as it is).
 Job = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+#: Measures without writing (outside any transaction); returns the job that stores it.
+Measure = Callable[[], Job]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def task(name: str, *, bind: bool = False) -> Callable[[F], F]:
-    """Declare an opsmessaging ``shared_task`` that keeps the function's own type."""
+    """Declare an opsmessaging ``shared_task`` that keeps the function's own type.
+
+    Its message is acknowledged once the task is done, or given back when the worker
+    process dies (``acks_late``, ``reject_on_worker_lost``): every task here is safe to
+    run again, and the periodic ones expire after their interval, so it cannot loop.
+    """
     declare = cast(Any, shared_task)  # its overloads cannot take a runtime ``bind``
-    return cast(Callable[[F], F], declare(name=name, bind=bind, ignore_result=True))
+    return cast(
+        Callable[[F], F],
+        declare(
+            name=name,
+            bind=bind,
+            ignore_result=True,
+            acks_late=True,
+            reject_on_worker_lost=True,
+        ),
+    )
 
 
 def sent_at(request: Any) -> datetime:
@@ -46,8 +69,21 @@ def sent_at(request: Any) -> datetime:
     return timezone.now()
 
 
-def run_periodic(task: Task, name: str, interval_ms: int, job: Job) -> str:
-    """Run ``job`` once for the period of ``task``'s message; return what happened.
+def _duplicate(name: str, sent: datetime) -> str:
+    logger.info("Skipped %s sent at %s: this period already ran", name, sent)
+    return "duplicate"
+
+
+def run_periodic(
+    task: Task, name: str, interval_ms: int, measure: Measure, *, atomic: bool = True
+) -> str:
+    """Run the period of ``task``'s message once: ``measure()``, then its job; return
+    what happened.
+
+    ``measure`` runs outside any transaction (probes can take seconds and hold no lock);
+    the job it returns runs in the transaction that claims the period, so a run that dies
+    half-way leaves no claim, no message and no state behind. With ``atomic=False`` (a job
+    made of many short transactions) the claim commits before the job runs.
 
     Returns ``"ran"``, ``"duplicate"`` when this period's run was already claimed, or
     ``"expired"`` when the message waited longer than an interval (it is dropped).
@@ -56,13 +92,17 @@ def run_periodic(task: Task, name: str, interval_ms: int, job: Job) -> str:
     if timezone.now() - sent > timedelta(milliseconds=interval_ms):
         logger.info("Dropped %s sent at %s: a newer run is due", name, sent)
         return "expired"
-    run = PeriodicRun.claim(name, sent, interval_ms, this_node())
-    if run is None:
-        logger.info("Skipped %s sent at %s: this period already ran", name, sent)
-        return "duplicate"
-    state = job(run.state)
-    if state is not None:
-        run.save_state(dict(state))
+    if PeriodicRun.already_ran(name, sent, interval_ms):
+        return _duplicate(name, sent)
+    job = measure()
+    using = router.db_for_write(PeriodicRun)
+    with transaction.atomic(using=using) if atomic else nullcontext():
+        run = PeriodicRun.claim(name, sent, interval_ms, this_node())
+        if run is None:
+            return _duplicate(name, sent)
+        state = job(run.state)
+        if state is not None:
+            run.save_state(dict(state))
     return "ran"
 
 
@@ -70,27 +110,37 @@ def run_periodic(task: Task, name: str, interval_ms: int, job: Job) -> str:
 def broadcast_health(self: Task) -> str:
     """Probe this node and broadcast its health (see ``opsmessaging.probes``)."""
 
-    def job(state: Mapping[str, Any]) -> None:
-        results = probes.run_health(self.app)
-        logger.info(
-            "Broadcast health of %s: %s",
-            this_node(),
-            ", ".join(f"{p.component} {p.status}" for p in results),
-        )
+    def measure() -> Job:
+        found = probes.probe_all(self.app)
 
-    return run_periodic(self, "health", conf.HEALTH_BROADCAST_INTERVAL, job)
+        def job(state: Mapping[str, Any]) -> None:
+            probes.report_health(found)
+            logger.info(
+                "Broadcast health of %s: %s",
+                this_node(),
+                ", ".join(f"{p.component} {p.status}" for p in found),
+            )
+
+        return job
+
+    return run_periodic(self, "health", conf.HEALTH_BROADCAST_INTERVAL, measure)
 
 
 @task(schedule.METRICS_TASK, bind=True)
 def broadcast_metrics(self: Task) -> str:
     """Measure and broadcast the metrics (see ``opsmessaging.measurements``)."""
 
-    def job(state: Mapping[str, Any]) -> Mapping[str, Any]:
-        new_state = measurements.run_metrics(state)
-        logger.info("Broadcast metrics of %s", this_node())
-        return new_state
+    def measure() -> Job:
+        usage = measurements.process_usage()
 
-    return run_periodic(self, "metrics", conf.METRICS_BROADCAST_INTERVAL, job)
+        def job(state: Mapping[str, Any]) -> Mapping[str, Any]:
+            new_state = measurements.report_metrics(state, usage)
+            logger.info("Broadcast metrics of %s", this_node())
+            return new_state
+
+        return job
+
+    return run_periodic(self, "metrics", conf.METRICS_BROADCAST_INTERVAL, measure)
 
 
 @task(schedule.CLUSTER_TASK)
@@ -107,7 +157,11 @@ def prune_messages(self: Task) -> str:
     def job(state: Mapping[str, Any]) -> None:
         retention.apply_retention()
 
-    return run_periodic(self, "retention", conf.RETENTION_INTERVAL, job)
+    # Pruning deletes in many short transactions, never one long one: its claim commits
+    # first, and a prune killed half-way is finished by the next period's.
+    return run_periodic(
+        self, "retention", conf.RETENTION_INTERVAL, lambda: job, atomic=False
+    )
 
 
 # --- receivers, connected in ``OpsMessagingConfig.ready`` when Celery is installed ------

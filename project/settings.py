@@ -153,7 +153,8 @@ OPSMESSAGING = {
     # Where broadcasts wait while the database is unreachable (unset: no spool).
     "SPOOL_DIR": os.environ.get("OPSMESSAGING_SPOOL_DIR") or None,
 }
-# Node membership and probe timing, when given (else the app's defaults).
+# Node membership, probe and WebSocket store-check timing, when given (else the app's
+# defaults).
 OPSMESSAGING.update(
     {
         key: int(os.environ[f"OPSMESSAGING_{key}"])
@@ -162,6 +163,7 @@ OPSMESSAGING.update(
             "NODE_FAILURE_THRESHOLD",
             "HEALTH_PROBE_TIMEOUT",
             "HEALTH_PROBE_SLOW",
+            "WS_POLL_INTERVAL",
         )
         if os.environ.get(f"OPSMESSAGING_{key}")
     }
@@ -171,8 +173,21 @@ OPSMESSAGING.update(
 # in-memory broker of the embedded default, whose worker and beat run inside the server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"polling_interval": 0.1} if CELERY_BROKER_URL.startswith("memory://") else {}
+    {"polling_interval": 0.1}
+    if CELERY_BROKER_URL.startswith("memory://")
+    # A worker killed mid-task leaves its message unacknowledged (the opsmessaging tasks
+    # are acks_late): Redis gives it back after visibility_timeout, looked for every
+    # unacked_restore_interval s. Shorter than the health interval (30 s) the interrupted
+    # period still runs; longer than the longest task, or it runs twice (the claim then
+    # skips the second).
+    else {
+        "visibility_timeout": 20,
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+    }
 )
+# A killed worker holds back only the messages it was running, not prefetched ones.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

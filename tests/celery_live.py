@@ -107,7 +107,9 @@ class CeleryProcesses:
         self.broker = broker
         self.started: list[CeleryProcess] = []
 
-    def env(self, node: str, settings: dict[str, Any]) -> dict[str, str]:
+    def env(
+        self, node: str, settings: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> dict[str, str]:
         env = {
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -116,20 +118,34 @@ class CeleryProcesses:
         }
         env.pop("CELERY_BROKER_URL", None)
         env.update({f"OPSMESSAGING_{k}": str(v) for k, v in settings.items()})
+        env.update(extra or {})
         return env
 
-    def start(self, node: str, *args: str, **settings: Any) -> CeleryProcess:
-        """Start ``celery -A project <args>`` as node ``node`` with OPSMESSAGING settings."""
+    def start(
+        self,
+        node: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        **settings: Any,
+    ) -> CeleryProcess:
+        """Start ``celery -A project <args>`` as node ``node`` with OPSMESSAGING settings
+        (and the environment variables ``env``)."""
         process = CeleryProcess(
             node,
             list(args),
-            self.env(node, settings),
+            self.env(node, settings, env),
             self.tmp_path / f"{node.replace('@', '_')}-{len(self.started)}.log",
         )
         self.started.append(process.start())
         return process
 
-    def worker(self, node: str, *extra: str, **settings: Any) -> CeleryProcess:
+    def worker(
+        self,
+        node: str,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        **settings: Any,
+    ) -> CeleryProcess:
         """Start a worker (threads pool) named after ``node``.
 
         With ``-B`` in ``extra`` it runs beat too; add ``--scheduler celery.beat:Scheduler``
@@ -146,6 +162,7 @@ class CeleryProcesses:
             node,
             "--loglevel=INFO",
             *extra,
+            env=env,
             **settings,
         )
 

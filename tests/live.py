@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -16,6 +20,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from websockets.sync.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -113,13 +119,9 @@ def other_process_env() -> dict[str, str]:
 
 def run_in_other_process(code: str) -> str:
     """Run Python ``code`` in a new ``manage.py shell`` on the test database; return stdout."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     done = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
         env=other_process_env(),
         capture_output=True,
         text=True,
@@ -127,3 +129,104 @@ def run_in_other_process(code: str) -> str:
         check=True,
     )
     return done.stdout
+
+
+class WebNode:
+    """A uvicorn process serving the demo (``project.asgi``) on a free loopback port.
+
+    ``env`` is its whole environment (``DATABASE_URL``, ``REDIS_URL``,
+    ``OPSMESSAGING_NODE_NAME``, ...); its output goes to ``log``. The listening socket is
+    bound here and handed over (``--fd``), so the port is known before it starts and no
+    other process can take it meanwhile.
+    """
+
+    def __init__(
+        self, name: str, env: dict[str, str], log: Path, workers: int = 1
+    ) -> None:
+        self.name = name
+        self.env = env
+        self.log = log
+        self.workers = workers
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.address = ""
+
+    def start(self, timeout: float = 30) -> WebNode:
+        """Start the server and return once it answers HTTP."""
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> WebNode:
+        """Start the server process (see ``wait_ready``)."""
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(1024)
+            self.address = f"127.0.0.1:{sock.getsockname()[1]}"
+            with self.log.open("ab") as out:
+                self.popen = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "project.asgi:application",
+                        "--fd",
+                        str(sock.fileno()),
+                        "--workers",
+                        str(self.workers),
+                        "--ws",
+                        "websockets-sansio",
+                        "--ws-max-size",
+                        str(1024 * 1024),
+                        "--lifespan",
+                        "on",
+                        "--log-level",
+                        "warning",
+                        "--no-access-log",
+                    ],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=[sock.fileno()],
+                )
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> WebNode:
+        """Return once the server answers HTTP; fail if it exits or takes too long."""
+        assert self.popen is not None, "launch() first"
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start:\n{self.output()}")
+            time.sleep(0.1)
+        return self
+
+    def answers(self) -> bool:
+        """Tell whether the server answers an HTTP request (with any status)."""
+        host, port = self.address.split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=2)
+        try:
+            connection.request("GET", "/api/opsmessaging/compatibility/")
+            connection.getresponse().read()
+        except OSError:
+            return False
+        finally:
+            connection.close()
+        return True
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL: no clean shutdown, like a crashed node)."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
+
+    def stop(self, timeout: float = 15) -> None:
+        """Stop the server cleanly (SIGTERM), or kill it after ``timeout`` seconds."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""

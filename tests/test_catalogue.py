@@ -1908,3 +1908,33 @@ def test_severity_of_a_type_without_severity_is_none(name: str) -> None:
 
 def test_severity_of_data_without_the_field_is_none() -> None:
     assert alerts.SystemAlert.severity_of({}) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        (1e16, 10**16),
+        (-1e22, -(10**22)),
+        (1e23, 10**23),  # the number its JSON text names, not the float's binary value
+        (1.2345678901234568e17, 123456789012345680),
+        (1.5e300, 15 * 10**299),
+    ],
+)
+def test_floats_written_with_an_exponent_become_the_integer_they_name(value, stored):
+    from opsmessaging.catalogue.base import to_json_value
+
+    result = to_json_value({"v": [value]}, "payload")["v"][0]
+    assert (type(result), result) == (int, stored)
+
+
+@pytest.mark.parametrize("value", [2.5, 0.1, 1.0, 1e15, 1e-20, -3.75e-7])
+def test_other_floats_stay_floats(value):
+    from opsmessaging.catalogue.base import to_json_value
+
+    assert repr(to_json_value(value, "payload")) == repr(value)
+
+
+def test_negative_zero_loses_its_sign():
+    from opsmessaging.catalogue.base import to_json_value
+
+    assert repr(to_json_value(-0.0, "payload")) == "0.0"

@@ -96,6 +96,19 @@ def test_a_payload_edited_in_postgresql_is_detected():
     assert tampered.integrity == "invalid_signature"
 
 
+@pytest.mark.parametrize("value", [1e16, -1e22, 1e23, 1.5e300, -0.0, 2.5, 1e-20])
+def test_a_payload_of_any_float_reads_back_as_stored_and_verifies(value):
+    # PostgreSQL's jsonb keeps decimals: a float like 1e+16 came back as an integer and
+    # -0.0 as 0.0, so the signature over what was sent no longer matched (a false alarm).
+    sent = pubsub.broadcast_diagnostic("trace", "db", {"v": value}).message
+    stored = fresh(sent)
+    assert stored.to_wire()["signature_valid"] is True
+    assert stored.to_wire()["payload"] == sent.to_wire()["payload"]
+    assert repr(stored.payload["trace_data"]["v"]) == repr(
+        sent.payload["trace_data"]["v"]
+    )
+
+
 def test_the_admin_flags_a_tampered_row(admin_client):
     message = pubsub.broadcast_health_update("c", "healthy").message
     pubsub.broadcast_health_update("d", "healthy")

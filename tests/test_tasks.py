@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from opsmessaging import pubsub, tasks
 from opsmessaging.catalogue import diagnostics
 from opsmessaging.models import Message, Node, PeriodicRun
 from tests.concurrency import run_together
+
+
+def _measured(job):
+    """A ``measure`` that measures nothing and returns ``job``."""
+    return lambda: job
 
 
 def _task(sent: datetime | None) -> SimpleNamespace:
@@ -50,7 +58,10 @@ def test_two_schedulers_out_of_phase_run_each_period_once():
     sends = [base + timedelta(seconds=s) for s in (0, 4, 10, 14, 20, 24)]
     outcomes = [
         tasks.run_periodic(
-            _task(sent), "health", interval, lambda state, sent=sent: runs.append(sent)
+            _task(sent),
+            "health",
+            interval,
+            _measured(lambda state, sent=sent: runs.append(sent)),
         )
         for sent in sends
     ]
@@ -65,7 +76,7 @@ def test_a_second_scheduler_nearly_a_period_behind_takes_over_without_doubling()
     # from then on A is the duplicate.
     sends = [base + timedelta(seconds=s) for s in (0, 9.5, 10, 19.5, 20, 29.5)]
     outcomes = [
-        tasks.run_periodic(_task(sent), "health", 10_000, lambda state: None)
+        tasks.run_periodic(_task(sent), "health", 10_000, _measured(lambda s: None))
         for sent in sends
     ]
     assert outcomes == ["ran", "ran", "duplicate", "ran", "duplicate", "ran"]
@@ -76,7 +87,9 @@ def test_a_redelivered_message_does_not_run_again():
     sent = timezone.now()
     calls: list[int] = []
     for _ in range(2):
-        tasks.run_periodic(_task(sent), "metrics", 5_000, lambda s: calls.append(1))
+        tasks.run_periodic(
+            _task(sent), "metrics", 5_000, _measured(lambda s: calls.append(1))
+        )
     assert calls == [1]
 
 
@@ -85,7 +98,7 @@ def test_a_message_older_than_an_interval_is_dropped():
     sent = timezone.now() - timedelta(seconds=11)
     calls: list[int] = []
     outcome = tasks.run_periodic(
-        _task(sent), "health", 10_000, lambda s: calls.append(1)
+        _task(sent), "health", 10_000, _measured(lambda s: calls.append(1))
     )
     assert (outcome, calls) == ("expired", [])
     assert not PeriodicRun.objects.exists()
@@ -103,7 +116,7 @@ def test_the_job_state_is_kept_for_the_next_run(settings):
     base = timezone.now()
     for offset in (0, 5, 10):
         tasks.run_periodic(
-            _task(base + timedelta(seconds=offset)), "metrics", 5_000, job
+            _task(base + timedelta(seconds=offset)), "metrics", 5_000, _measured(job)
         )
     assert seen == [{}, {"runs": 1}, {"runs": 2}]
     run = PeriodicRun.objects.get(name="metrics")
@@ -112,6 +125,132 @@ def test_the_job_state_is_kept_for_the_next_run(settings):
         "w1@h",
         base + timedelta(seconds=10),
     )
+
+
+class JobDied(Exception):
+    pass
+
+
+def _broadcast_then_die(state):
+    pubsub.broadcast_diagnostic("trace", "db", {"step": 1})
+    raise JobDied
+
+
+@pytest.mark.django_db
+def test_a_run_that_dies_half_way_leaves_no_claim_no_message_and_no_state():
+    sent = timezone.now()
+    with pytest.raises(JobDied):
+        tasks.run_periodic(
+            _task(sent), "metrics", 5_000, _measured(_broadcast_then_die)
+        )
+    assert not Message.objects.exists()
+    assert not PeriodicRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_message_of_a_run_that_died_runs_its_period_when_delivered_again():
+    sent = timezone.now()
+    PeriodicRun.claim("metrics", sent - timedelta(seconds=5), 5_000, "n0@h")
+    with pytest.raises(JobDied):
+        tasks.run_periodic(
+            _task(sent), "metrics", 5_000, _measured(_broadcast_then_die)
+        )
+    outcome = tasks.run_periodic(
+        _task(sent), "metrics", 5_000, _measured(lambda state: {"runs": 1})
+    )
+    assert outcome == "ran"
+    run = PeriodicRun.objects.get(name="metrics")
+    assert (run.last_sent_at, run.state) == (sent, {"runs": 1})
+    assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_claimed_period_is_skipped_before_measuring():
+    sent = timezone.now()
+    measured: list[int] = []
+
+    def measure():
+        measured.append(1)
+        return lambda state: None
+
+    outcomes = [
+        tasks.run_periodic(_task(sent), "health", 5_000, measure) for _ in range(2)
+    ]
+    assert (outcomes, measured) == (["ran", "duplicate"], [1])
+
+
+@pytest.mark.django_db
+def test_a_run_of_short_transactions_keeps_its_claim_when_it_dies():
+    sent = timezone.now()
+    with pytest.raises(JobDied):
+        tasks.run_periodic(
+            _task(sent),
+            "retention",
+            60_000,
+            _measured(_broadcast_then_die),
+            atomic=False,
+        )
+    assert PeriodicRun.objects.get(name="retention").last_sent_at == sent
+    assert Message.objects.count() == 1
+
+
+def test_tasks_acknowledge_their_message_once_done_or_give_it_back():
+    declared = [
+        tasks.broadcast_health,
+        tasks.broadcast_metrics,
+        tasks.check_cluster,
+        tasks.prune_messages,
+    ]
+    assert [(t.acks_late, t.reject_on_worker_lost) for t in declared] == [
+        (True, True)
+    ] * 4
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_delivery_during_a_run_waits_for_it_and_runs_the_period_if_it_died():
+    sent = timezone.now()
+    PeriodicRun.claim("health", sent - timedelta(seconds=5), 5_000, "n0@h")
+    started, release = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def dying(state):
+        pubsub.broadcast_diagnostic("trace", "db", {"run": "first"})
+        started.set()
+        release.wait(10)
+        raise JobDied
+
+    def first():
+        try:
+            tasks.run_periodic(_task(sent), "health", 5_000, _measured(dying))
+        except JobDied:
+            outcomes["first"] = "died"
+        finally:
+            connections.close_all()
+
+    def replacing(state):
+        pubsub.broadcast_diagnostic("trace", "db", {"run": "second"})
+
+    def second():
+        started.wait(10)
+        outcomes["second"] = tasks.run_periodic(
+            _task(sent), "health", 5_000, _measured(replacing)
+        )
+        connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    started.wait(10)
+    time.sleep(0.3)  # the second delivery is now waiting on the claim's row lock
+    assert "second" not in outcomes
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes == {"first": "died", "second": "ran"}
+    assert [m.payload["trace_data"] for m in Message.objects.all()] == [
+        {"run": "second"}
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -212,7 +212,8 @@ class NodeSerializer(serializers.ModelSerializer[Node]):
     started_at = TimestampField(allow_null=True)
     last_heartbeat_at = TimestampField(allow_null=True)
     is_connected = serializers.SerializerMethodField(
-        help_text="Seen within three health broadcast intervals."
+        help_text="Alive by its heartbeats (one within HEARTBEAT_INTERVAL x "
+        "NODE_FAILURE_THRESHOLD) and neither failed nor stopped."
     )
 
     class Meta:

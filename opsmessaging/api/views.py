@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -26,7 +27,6 @@ from rest_framework.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -39,6 +39,7 @@ from opsmessaging import cloudevents, pubsub
 from opsmessaging.api.filters import MessageFilter, MessageQuerySerializer
 from opsmessaging.api.openapi import MessageAutoSchema
 from opsmessaging.api.pagination import MessageCursorPagination
+from opsmessaging.api.parsers import BoundedJSONParser, RequestTooLarge
 from opsmessaging.api.permissions import MessagePermission
 from opsmessaging.api.renderers import (
     CloudEventRenderer,
@@ -95,6 +96,11 @@ _FORBIDDEN = OpenApiResponse(
     description="Not allowed (or, with session authentication, not logged in).",
 )
 _NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not found.")
+_TOO_LARGE = OpenApiResponse(
+    ErrorSerializer,
+    description="The body is over `DATA_UPLOAD_MAX_MEMORY_SIZE` (Django's setting). "
+    "Nothing was stored.",
+)
 _THROTTLED = OpenApiResponse(
     ErrorSerializer,
     description="Too many broadcasts (`OPSMESSAGING['API_WRITE_THROTTLE_RATE']`).",
@@ -111,6 +117,7 @@ _WRITE_ERRORS = {
     400: _VALIDATION,
     401: _UNAUTHENTICATED,
     403: _FORBIDDEN,
+    413: _TOO_LARGE,
     429: _THROTTLED,
     503: _NOT_STORED,
 }
@@ -122,6 +129,10 @@ class JSONErrorsMixin:
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, InvalidMessage):
             exc = ValidationError(exc.errors)
+        elif isinstance(exc, RequestDataTooBig):  # Django's limit, met reading the body
+            request = getattr(self, "request", None)
+            length = request.META.get("CONTENT_LENGTH") if request else None
+            exc = RequestTooLarge.over_limit(length)
         elif isinstance(
             exc, ParseError
         ):  # a body that is not JSON: a 400 like the others
@@ -238,7 +249,7 @@ class MessageViewSet(
     pagination_class = MessageCursorPagination
     filter_backends = [MessageFilter]
     permission_classes = [MessagePermission]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     # Any path segment reaches the view, so that a non-number is a JSON 404 too.
     lookup_value_regex = "[^/]+"
     schema = MessageAutoSchema()
@@ -258,6 +269,13 @@ class MessageViewSet(
         if self.action in ("retrieve", None):
             classes += [CloudEventRenderer]
         return [renderer() for renderer in classes]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # DRF reads no body without a Content-Length, so a chunked one (ASGI) would be
+        # empty: read it here, within DATA_UPLOAD_MAX_MEMORY_SIZE, and give its length.
+        if request.method == "POST" and not request.META.get("CONTENT_LENGTH"):
+            request.META["CONTENT_LENGTH"] = str(len(request.body))
 
     def get_throttles(self) -> list[BaseThrottle]:
         if self.request.method not in SAFE_METHODS:

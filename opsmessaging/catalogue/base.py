@@ -7,6 +7,7 @@ builds a validated ``Payload`` of it. Every rule about a payload's shape lives h
 from __future__ import annotations
 
 import copy
+import decimal
 import enum
 import ipaddress
 import math
@@ -69,7 +70,7 @@ def to_json_value(value: Any, path: str) -> Any:
             raise InvalidMessage(
                 f"{value!r} is not a finite number (JSON has no NaN/Infinity)", path
             )
-        return value
+        return _as_stored(value)
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise InvalidMessage("naive datetime: give an aware datetime (UTC)", path)
@@ -90,6 +91,21 @@ def to_json_value(value: Any, path: str) -> Any:
     raise InvalidMessage(
         f"value of type {type(value).__name__} is not JSON-serialisable", path
     )
+
+
+def _as_stored(number: float) -> float | int:
+    """Return ``number`` as a JSON store gives it back, so that signatures still verify.
+
+    PostgreSQL's ``jsonb`` keeps numbers as decimals: ``1e+16`` comes back as the integer
+    ``10000000000000000`` and ``-0.0`` as ``0.0``. Floats that large are whole numbers, so
+    they become the integer their JSON text names; zero loses its sign.
+    """
+    if number == 0:
+        return 0.0
+    text = repr(number)
+    if "e+" in text:
+        return int(decimal.Decimal(text))
+    return number
 
 
 def _text(value: str, path: str) -> str:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -156,3 +158,27 @@ def alert_wire(message: Message, title: str, severity: str = "critical") -> dict
 
 def minutes(n: int) -> datetime:
     return T0 + timedelta(minutes=n)
+
+
+# --- property-based runs against the API through WSGI (schemathesis) ------------------
+
+
+@pytest.fixture
+def wsgi_keeps_the_test_connection():
+    """Called straight through WSGI, Django would close the test's database connection
+    after each request (the test client disconnects this for its requests too)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_token(django_user_model, wsgi_keeps_the_test_connection) -> str:
+    """A superuser's token, and a few stored messages for the requests to find."""
+    alert("one")
+    health()
+    auth_failure()
+    user = django_user_model.objects.create_superuser("fuzzer", password=None)
+    return Token.objects.create(user=user).key

@@ -6,17 +6,13 @@ import json
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
-from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from opsmessaging.api.filters import MessageQuerySerializer
-from tests.api.conftest import alert, auth_failure, health
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +80,15 @@ def test_broadcasts_document_body_and_every_outcome(openapi):
     for path in ("messages/", "messages/batch/"):
         post = operation(openapi, path, "post")
         assert list(post["requestBody"]["content"]) == ["application/json"]
-        assert sorted(post["responses"]) == ["201", "400", "401", "403", "429", "503"]
+        assert sorted(post["responses"]) == [
+            "201",
+            "400",
+            "401",
+            "403",
+            "413",
+            "429",
+            "503",
+        ]
     body = openapi["components"]["schemas"]["Broadcast"]
     assert sorted(body["properties"]) == [
         "category",
@@ -114,27 +118,6 @@ def test_the_interactive_docs_are_served(client):
 
 
 # --- a property-based run against the live API ---------------------------------------------
-
-
-@pytest.fixture
-def wsgi_keeps_the_test_connection():
-    """Called straight through WSGI, Django would close the test's database connection
-    after each request (the test client disconnects this for its requests too)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def fuzz_token(django_user_model, wsgi_keeps_the_test_connection) -> str:
-    """A superuser's token, and a few stored messages for the requests to find."""
-    alert("one")
-    health()
-    auth_failure()
-    user = django_user_model.objects.create_superuser("fuzzer", password=None)
-    return Token.objects.create(user=user).key
 
 
 # Loaded when the module is collected: the schema view needs no database.

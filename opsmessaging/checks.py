@@ -164,7 +164,7 @@ def check_settings(
 
 
 def _check_outages(user: dict[str, Any]) -> list[CheckMessage]:
-    """Report bad values of the outage settings (``opsmessaging.E201``-``E203``, ``W201``)."""
+    """Report bad values of the outage settings (``opsmessaging.E401``-``E403``, ``W401``)."""
     errors: list[CheckMessage] = []
     spool_dir = user.get("SPOOL_DIR")
     if spool_dir is not None and (
@@ -175,12 +175,12 @@ def _check_outages(user: dict[str, Any]) -> list[CheckMessage]:
                 f"OPSMESSAGING['SPOOL_DIR'] must be None (no spool) or an absolute path, "
                 f"not {spool_dir!r}.",
                 hint="For example BASE_DIR / 'var' / 'spool'; each node writes its own file there.",
-                id="opsmessaging.E201",
+                id="opsmessaging.E401",
             )
         )
     errors.extend(
         _positive_ints(
-            user, ("SPOOL_MAX_BYTES", "SPOOL_MAX_MESSAGES"), "opsmessaging.E202"
+            user, ("SPOOL_MAX_BYTES", "SPOOL_MAX_MESSAGES"), "opsmessaging.E402"
         )
     )
     for name in ("DB_TIMEOUT", "WS_LAYER_CHECK_INTERVAL"):
@@ -190,7 +190,7 @@ def _check_outages(user: dict[str, Any]) -> list[CheckMessage]:
                     f"OPSMESSAGING[{name!r}] must be 0 (off) or a positive integer of "
                     f"milliseconds, not {user[name]!r}.",
                     hint=f"The default is {DEFAULTS[name]}.",
-                    id="opsmessaging.E203",
+                    id="opsmessaging.E403",
                 )
             )
     errors.extend(_check_connect_timeout())
@@ -214,7 +214,7 @@ def _check_connect_timeout() -> list[CheckMessage]:
             "server is unreachable, a broadcast can wait minutes to connect before it "
             "spools or fails.",
             hint=f'Add "OPTIONS": {{"connect_timeout": 5}} (seconds) to DATABASES[{alias!r}].',
-            id="opsmessaging.W201",
+            id="opsmessaging.W401",
         )
     ]
 

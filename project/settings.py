@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 
@@ -70,10 +71,16 @@ ASGI_APPLICATION = "project.asgi.application"
 # The channel layer: Redis (pub/sub layer, see README "Channel layer") when REDIS_URL is
 # set, else the in-process layer of the embedded default.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis pub/sub channels are server-wide: database numbers do not separate them. So the
+# prefix names the database too, and two deployments on one Redis server never receive
+# each other's messages (whose sequences would stand in for their own).
+CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX") or "opsmessaging-db" + (
+    urlparse(REDIS_URL).path.strip("/") or "0"
+)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "opsmessaging"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
     if REDIS_URL
     else {
@@ -97,10 +104,24 @@ _SQLITE = {
     },
 }
 DATABASES = {
-    "default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
+    "default": dj_database_url.parse(os.environ["DATABASE_URL"])
     if os.environ.get("DATABASE_URL")
     else _SQLITE
 }
+# No persistent connections (Django's default): under ASGI each request and WebSocket call
+# may run in a thread of its own, and a connection kept per thread piles up until
+# PostgreSQL refuses clients (seen under load). DATABASE_POOL_SIZE turns on a pool per
+# process instead, Django's advice for ASGI servers (psycopg-pool).
+if os.environ.get("DATABASE_POOL_SIZE") and os.environ.get(
+    "DATABASE_URL", ""
+).startswith(("postgres://", "postgresql://")):
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 2,
+            "max_size": int(os.environ["DATABASE_POOL_SIZE"]),
+            "timeout": 10,
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {

@@ -11,8 +11,12 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 # The history benchmark's own database (created and emptied by the benchmark).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging_bench
+# The load soak's own database and Redis database (created and emptied by it).
+SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging_soak
+SOAK_REDIS_URL ?= redis://127.0.0.1:6379/14
+SOAK_ARGS ?=
 
-.PHONY: run test install lint test-sqlite test-services clean bench bench-history
+.PHONY: run test install lint test-sqlite test-services clean bench bench-history soak
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +60,13 @@ bench: bench-history
 # The API's history list at 10,000 and 1,000,000 messages: p50/p95 and their ratio.
 bench-history: install
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) bench/history.py
+
+# Load soak on loopback (2 minutes): 500 broadcasts/s, 100 WebSocket subscribers and 20
+# API readers at once against uvicorn, PostgreSQL and Redis; fails on a lost message or
+# a 5xx. SOAK_ARGS="--duration 20 --rate 100" for a shorter one (see bench/soak.py -h).
+soak: install
+	SOAK_DATABASE_URL="$(SOAK_DATABASE_URL)" SOAK_REDIS_URL="$(SOAK_REDIS_URL)" \
+		$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -487,7 +487,8 @@ def orchestrate(args: argparse.Namespace) -> int:
     redis.Redis.from_url(redis_url).flushdb()
     token = _token()
     connection.close()
-    work = Path(tempfile.mkdtemp(prefix="opsmessaging-soak-"))
+    work = Path(args.work or tempfile.mkdtemp(prefix="opsmessaging-soak-"))
+    work.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "project.settings",
@@ -496,6 +497,10 @@ def orchestrate(args: argparse.Namespace) -> int:
         "DJANGO_DEBUG": "0",
         "DEMO_BACKGROUND_THREADS": "0",
         "PYTHONPATH": str(ROOT),
+        # Pub/sub channels are server-wide: none of another run's messages, whatever
+        # database it uses.
+        "CHANNEL_LAYER_PREFIX": f"opsmessaging-soak{os.getpid()}",
+        "DATABASE_POOL_SIZE": str(args.pool_size),
     }
     web = WebNode(
         "soak-web",
@@ -588,9 +593,9 @@ def _report(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     acks = [ack for loader in loaders for ack in loader["acks"]]
     not_stored = sum(stored[c].get(s) != m for c, s, m in acks)
     gaps = {
-        c: final[c] - len(stored[c])
+        c: sorted(set(range(1, max(stored[c]) + 1)) - set(stored[c]))[:10]
         for c in CATEGORIES
-        if sorted(stored[c]) != list(range(1, final[c] + 1))
+        if stored[c] and sorted(stored[c]) != list(range(1, max(stored[c]) + 1))
     }
     store_digests = {
         c: digest((s, m) for s, m in stored[c].items() if s <= final[c])
@@ -660,9 +665,15 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--read-rate", type=float, default=5, help="requests/s each")
     parser.add_argument("--web-workers", type=int, default=1, help="uvicorn workers")
     parser.add_argument(
+        "--pool-size", type=int, default=10, help="PostgreSQL pool of each process"
+    )
+    parser.add_argument(
         "--settle", type=float, default=120, help="seconds allowed to catch up"
     )
     parser.add_argument("--json", metavar="FILE", help="also write the report here")
+    parser.add_argument(
+        "--work", metavar="DIR", help="for the logs and results (default: a new one)"
+    )
     loader = roles.add_parser("loader")
     for name, kind in [
         ("rate", float),

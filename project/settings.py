@@ -71,13 +71,16 @@ ASGI_APPLICATION = "project.asgi.application"
 # The channel layer: Redis (pub/sub layer, see README "Channel layer") when REDIS_URL is
 # set, else the in-process layer of the embedded default.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-# Redis pub/sub channels ignore the database number, so the prefix carries it: servers
-# (and test runs) sharing one Redis under different database numbers stay apart.
-_REDIS_DATABASE = urlparse(REDIS_URL).path.strip("/") or "0"
+# Redis pub/sub channels are server-wide: database numbers do not separate them. So the
+# prefix names the database too, and two deployments on one Redis server never receive
+# each other's messages (whose sequences would stand in for their own).
+CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX") or "opsmessaging-db" + (
+    urlparse(REDIS_URL).path.strip("/") or "0"
+)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"opsmessaging.{_REDIS_DATABASE}"},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
     if REDIS_URL
     else {
@@ -101,17 +104,25 @@ _SQLITE = {
     },
 }
 DATABASES = {
-    "default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
+    "default": dj_database_url.parse(os.environ["DATABASE_URL"])
     if os.environ.get("DATABASE_URL")
     else _SQLITE
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Seconds to wait for the server: an unreachable database fails (and broadcasts
     # spool) promptly instead of after the operating system's TCP timeout.
-    DATABASES["default"]["OPTIONS"] = {
-        "connect_timeout": 5,
-        **DATABASES["default"].get("OPTIONS", {}),  # type: ignore[dict-item]
-    }
+    _options = {"connect_timeout": 5, **DATABASES["default"].get("OPTIONS", {})}  # type: ignore[dict-item]
+    # No persistent connections (Django's default): under ASGI each request and WebSocket
+    # call may run in a thread of its own, and a connection kept per thread piles up until
+    # PostgreSQL refuses clients (seen under load). DATABASE_POOL_SIZE turns on a pool per
+    # process instead, Django's advice for ASGI servers (psycopg-pool).
+    if os.environ.get("DATABASE_POOL_SIZE"):
+        _options["pool"] = {
+            "min_size": 2,
+            "max_size": int(os.environ["DATABASE_POOL_SIZE"]),
+            "timeout": 10,
+        }
+    DATABASES["default"]["OPTIONS"] = _options
 
 AUTH_PASSWORD_VALIDATORS = [
     {

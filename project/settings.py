@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import dj_database_url
@@ -111,7 +112,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Seconds to wait for the server: an unreachable database fails (and broadcasts
     # spool) promptly instead of after the operating system's TCP timeout.
-    _options = {"connect_timeout": 5, **DATABASES["default"].get("OPTIONS", {})}  # type: ignore[dict-item]
+    _options: dict[str, Any] = {
+        "connect_timeout": 5,
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
     # No persistent connections (Django's default): under ASGI each request and WebSocket
     # call may run in a thread of its own, and a connection kept per thread piles up until
     # PostgreSQL refuses clients (seen under load). DATABASE_POOL_SIZE turns on a pool per

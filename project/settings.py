@@ -114,7 +114,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # spool) promptly instead of after the operating system's TCP timeout.
     _options: dict[str, Any] = {
         "connect_timeout": 5,
-        **DATABASES["default"].get("OPTIONS", {}),
+        **DATABASES["default"].get("OPTIONS", {}),  # type: ignore[dict-item]
     }
     # No persistent connections (Django's default): under ASGI each request and WebSocket
     # call may run in a thread of its own, and a connection kept per thread piles up until

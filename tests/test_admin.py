@@ -847,6 +847,7 @@ def test_compatibility_view_shows_the_verdict_the_checks_and_each_report_section
         "delivery",
         "signing",
         "encryption",
+        "schemas",
     ]
     for name in sections:
         assert f'id="section-{name}"' in html

@@ -9,14 +9,16 @@ STAMP := $(VENV)/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-# The history benchmark's own database (created and emptied by the benchmark).
+# The benchmarks' own database and Redis database (created and emptied by them).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
+BENCH_STAMP := $(VENV)/.bench-installed
 # The load soak's own database and Redis database (created and emptied by it).
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging_soak
 SOAK_REDIS_URL ?= redis://127.0.0.1:6379/14
 SOAK_ARGS ?=
 
-.PHONY: run test install lint test-sqlite test-services clean bench bench-history soak
+.PHONY: run test install lint test-sqlite test-services clean bench bench-quick bench-history soak
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +56,20 @@ test-services: install
 		echo "PostgreSQL or Redis unreachable: skipped the services pass (CI runs it)."; \
 	fi
 
-# Benchmarks (PostgreSQL); not part of `make test`.
-bench: bench-history
+# Benchmarks (PostgreSQL and Redis); not part of `make test`. Every figure beside its raw
+# baseline measured in the same run; prints a table and writes bench/results.json.
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_REDIS_URL="$(BENCH_REDIS_URL)" \
+		$(PY) bench/run.py
+
+# The same figures in under 5 minutes (shorter steps, fewer repeats).
+bench-quick: $(BENCH_STAMP)
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_REDIS_URL="$(BENCH_REDIS_URL)" \
+		$(PY) bench/run.py --quick
 
 # The API's history list at 10,000 and 1,000,000 messages: p50/p95 and their ratio.
 bench-history: install

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import time
 from datetime import datetime, timedelta
 
@@ -262,7 +263,10 @@ def test_database_scheduler_drives_the_same_broadcasts(
         25,
         "three NodeHealth messages through the database scheduler",
     )
-    assert all(0.5 <= gap <= 1.6 for gap in _gaps(runs)), _gaps(runs)
+    # Every second, not once only and not twice a period; one late run (a loaded machine
+    # delays a task, not the schedule) must not fail it, so the median is what counts.
+    gaps = _gaps(runs)
+    assert 0.7 <= statistics.median(gaps) <= 1.5 and min(gaps) >= 0.3, gaps
     health = PeriodicTask.objects.get(name="opsmessaging-health")
     assert (health.task, health.interval.every) == ("opsmessaging.broadcast_health", 1)
     beat = Node.objects.get(name="beat@live")

@@ -209,6 +209,8 @@ class MessageManager(models.Manager["Message"]):
                     using=alias
                 ):  # a savepoint: keep the caller's work
                     return self._append_postgresql(alias, envelope, bounded=False)
+            if _pipeline(alias) is not None:
+                return self._append_postgresql(alias, envelope, bounded=True)
             if connection.settings_dict["OPTIONS"].get("server_side_binding"):
                 # Server-side binding cannot send the timeouts in the same statement.
                 with transaction.atomic(using=alias):
@@ -244,6 +246,15 @@ class MessageManager(models.Manager["Message"]):
             by_category[envelope.category].append(index)
         messages: list[Message | None] = [None] * len(envelopes)
         outermost = not connections[alias].in_atomic_block
+        if _pipeline(alias) is not None:
+            if outermost:
+                return self._append_many_postgresql(
+                    alias, envelopes, by_category, bounded=True
+                )
+            with transaction.atomic(using=alias):  # a savepoint: keep the caller's work
+                return self._append_many_postgresql(
+                    alias, envelopes, by_category, bounded=False
+                )
         with transaction.atomic(using=alias):
             if outermost:
                 _bound_transaction(alias)
@@ -259,6 +270,49 @@ class MessageManager(models.Manager["Message"]):
             stored = [m for m in messages if m is not None]
             self.using(alias).bulk_create(stored)
         return stored
+
+    def _append_many_postgresql(
+        self,
+        alias: str,
+        envelopes: Sequence[Envelope],
+        by_category: dict[Category, list[int]],
+        bounded: bool,
+    ) -> list[Message]:
+        """Store a batch in one round trip: one ``INSERT ... SELECT FROM unnest`` per
+        category, after the ``DB_TIMEOUT`` bounds and the creation of missing counters,
+        all in one transaction (the caller's, or the pipeline's implicit one)."""
+        message_table = self.model._meta.db_table
+        counter_table = CategorySequence._meta.db_table
+        messages = [Message.from_envelope(e, 0) for e in envelopes]
+        statements: list[tuple[str, Sequence[Any]]] = []
+        if bounded:
+            statements.extend(_timeouts_statements())
+        ordered = sorted(by_category)  # counters are locked in one order: no deadlock
+        statements.append(
+            (
+                f"INSERT INTO {counter_table} (category, last_sequence) "
+                f"SELECT c, COALESCE((SELECT max(sequence) FROM {message_table} "
+                f"WHERE category = c), 0) FROM unnest(%s::text[]) AS c "
+                f"ON CONFLICT (category) DO NOTHING",
+                [[category.value for category in ordered]],
+            )
+        )
+        for category in ordered:
+            batch = [messages[index] for index in by_category[category]]
+            statements.append(_insert_many_statement(category, batch))
+        results = _run_pipelined(alias, statements)[-len(ordered) :]
+        for category, rows in zip(ordered, results, strict=True):
+            indexes = by_category[category]
+            if len(rows) != len(indexes):  # cannot happen: the counter exists
+                raise IntegrityError(f"stored {len(rows)} of {len(indexes)} messages")
+            first = min(sequence for _id, sequence in rows)
+            for pk, sequence in rows:
+                message = messages[indexes[sequence - first]]
+                message.id, message.sequence = pk, sequence
+        for message in messages:
+            message._state.adding = False
+            message._state.db = alias
+        return messages
 
     def _already_stored(
         self, alias: str, envelopes: Sequence[Envelope]
@@ -346,19 +400,160 @@ class MessageManager(models.Manager["Message"]):
             if message.payload is None
             else json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False),
         ]
-        if bounded:
-            # In the same round trip: the SETs and the statement form one transaction.
-            sql = _timeouts_sql() + sql
-        with connections[alias].cursor() as cursor:
-            row = _returned_row(cursor, sql, params)
-            if row is None:  # no counter row yet (a fresh or flushed database)
+        if _pipeline(alias) is not None:
+            statements = [*(_timeouts_statements() if bounded else []), (sql, params)]
+            rows = _run_pipelined(alias, statements)[-1]
+            if not rows:  # no counter row yet (a fresh or flushed database)
                 CategorySequence.ensure(alias, envelope.category)
+                rows = _run_pipelined(alias, statements)[-1]
+            row = rows[0] if rows else None
+        else:
+            if bounded:
+                # In the same round trip: the SETs and the statement form one transaction.
+                sql = _timeouts_sql() + sql
+            with connections[alias].cursor() as cursor:
                 row = _returned_row(cursor, sql, params)
+                if row is None:  # no counter row yet (a fresh or flushed database)
+                    CategorySequence.ensure(alias, envelope.category)
+                    row = _returned_row(cursor, sql, params)
         assert row is not None
         message.id, message.sequence = row
         message._state.adding = False
         message._state.db = alias
         return message
+
+
+def _pipeline(alias: str) -> Any | None:
+    """The psycopg 3 connection of ``alias`` if it can pipeline statements, else None.
+
+    A pipeline sends several statements in one round trip; in autocommit mode they form
+    one implicit transaction, committed at its end (or rolled back entirely by an error).
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return None
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = connection.connection
+    if not hasattr(raw, "pipeline"):  # psycopg 2
+        return None
+    import psycopg
+
+    capabilities = getattr(psycopg, "capabilities", None)
+    supported = (
+        capabilities.has_pipeline()
+        if capabilities is not None
+        else psycopg.Pipeline.is_supported()
+    )
+    return raw if supported else None
+
+
+def _run_pipelined(
+    alias: str, statements: Sequence[tuple[str, Sequence[Any]]]
+) -> list[list[tuple[Any, ...]]]:
+    """Run ``statements`` in one pipeline and return the rows of each.
+
+    Each statement is bound server-side, so psycopg can prepare it (Django's
+    ``prepare_threshold`` option); it still goes through Django's cursor wrapper (query
+    logging, execute wrappers, error translation).
+    """
+    import psycopg
+
+    connection = connections[alias]
+    raw = connection.connection  # connected by ``_pipeline``
+    connection.validate_thread_sharing()
+    cursors = []
+    try:
+        with connection.wrap_database_errors, raw.pipeline():
+            for sql, params in statements:
+                cursor = psycopg.Cursor(raw)
+                cursors.append(cursor)
+                wrapped = (
+                    connection.make_debug_cursor(cursor)
+                    if connection.queries_logged
+                    else connection.make_cursor(cursor)
+                )
+                wrapped.execute(sql, params)
+        with connection.wrap_database_errors:
+            return [
+                cursor.fetchall() if cursor.description is not None else []
+                for cursor in cursors
+            ]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _timeouts_statements() -> list[tuple[str, Sequence[Any]]]:
+    """The statement bounding a pipelined transaction by ``DB_TIMEOUT`` (or none).
+
+    ``set_config(..., true)`` is ``SET LOCAL``: it lasts until the transaction ends.
+    """
+    timeout = conf.DB_TIMEOUT
+    if not timeout:
+        return []
+    return [
+        (
+            "SELECT set_config('statement_timeout', %s, true), "
+            "set_config('lock_timeout', %s, true)",
+            [str(timeout), str(timeout)],
+        )
+    ]
+
+
+#: The SQL array type that carries each column of a batch (see ``_insert_many_statement``).
+_ARRAY_TYPES = {
+    "message_id": "text[]",
+    "topic": "text[]",
+    "tag": "text[]",
+    "payload_type": "text[]",
+    "version": "int[]",
+    "node": "text[]",
+    "source_node": "text[]",
+    "originating_node": "text[]",
+    "timestamp": "timestamptz[]",
+    "severity": "int[]",
+    "signature": "text[]",
+    "key_id": "text[]",
+    "payload_encoding": "text[]",
+    "payload_blob": "bytea[]",
+}
+
+
+def _insert_many_statement(
+    category: Category, messages: Sequence[Message]
+) -> tuple[str, list[Any]]:
+    """One statement storing ``messages`` of ``category`` with the next sequences.
+
+    The counter is moved by the batch's size (its row stays locked until commit), and the
+    rows take its numbers in the order given.
+    """
+    message_table = Message._meta.db_table
+    counter_table = CategorySequence._meta.db_table
+    columns = [c for c in _COLUMNS if c != "category"]
+    arrays = ", ".join(f"%s::{_ARRAY_TYPES[c]}" for c in columns)
+    sql = (
+        f"WITH s AS (UPDATE {counter_table} SET last_sequence = last_sequence + %s "
+        f"WHERE category = %s RETURNING last_sequence) "
+        f"INSERT INTO {message_table} (category, {', '.join(columns)}, sequence, payload) "
+        f"SELECT %s, {', '.join(f'u.{c}' for c in columns)}, "
+        f"s.last_sequence - %s + u.ord, u.payload::jsonb "
+        f"FROM s, unnest({arrays}, %s::text[]) WITH ORDINALITY "
+        f"AS u({', '.join(columns)}, payload, ord) ORDER BY u.ord "
+        f"RETURNING id, sequence"
+    )
+    count = len(messages)
+    params: list[Any] = [count, category.value, category.value, count]
+    params.extend([getattr(m, column) for m in messages] for column in columns)
+    params.append(
+        [
+            None
+            if m.payload is None
+            else json.dumps(m.payload, separators=(",", ":"), ensure_ascii=False)
+            for m in messages
+        ]
+    )
+    return sql, params
 
 
 def _timeouts_sql() -> str:

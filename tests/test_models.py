@@ -77,16 +77,37 @@ def test_wire_form_of_a_stored_message_is_exact():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
-def test_postgresql_append_is_one_statement_in_autocommit():
+def test_postgresql_append_is_one_pipelined_transaction_in_autocommit():
     pubsub.broadcast_health_update("warm", "healthy")
     with CaptureQueriesContext(connection) as queries:
         pubsub.broadcast_health_update("a", "healthy")
-    assert len(queries) == 1
-    # DB_TIMEOUT (5000 ms by default) travels in the same round trip.
-    assert queries[0]["sql"].startswith(
-        "SET LOCAL statement_timeout = 5000; SET LOCAL lock_timeout = 5000; "
-        "WITH s AS (UPDATE"
-    )
+    # DB_TIMEOUT (5000 ms by default) bounds the statement: SET LOCAL, in one pipeline
+    # (one round trip, one implicit transaction) with the statement itself.
+    assert [q["sql"][:40] for q in queries] == [
+        "SELECT set_config('statement_timeout', $",
+        "WITH s AS (UPDATE opsmessaging_category",
+    ]
+    with connection.cursor() as cursor:  # SET LOCAL ended with that transaction
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("0",)
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("0",)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_uses_prepared_statements_when_psycopg_prepares():
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = 0  # prepare on first use
+    try:
+        for component in ("a", "b"):
+            pubsub.broadcast_health_update(component, "healthy")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = sorted(row[0][:17] for row in cursor.fetchall())
+    finally:
+        connection.close()
+    assert "WITH s AS (UPDATE" in prepared
 
 
 @pytest.mark.django_db(transaction=True)

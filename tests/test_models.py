@@ -85,7 +85,7 @@ def test_postgresql_append_is_one_pipelined_transaction_in_autocommit():
     # (one round trip, one implicit transaction) with the statement itself.
     assert [q["sql"][:40] for q in queries] == [
         "SELECT set_config('statement_timeout', $",
-        "WITH s AS (UPDATE opsmessaging_category",
+        "WITH s AS (UPDATE opsmessaging_categorys",
     ]
     with connection.cursor() as cursor:  # SET LOCAL ended with that transaction
         cursor.execute("SHOW lock_timeout")

@@ -29,7 +29,6 @@ import cProfile
 import json
 import os
 import pstats
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -378,7 +377,11 @@ def main() -> None:
         ("broadcast_batch", workloads.broadcast_batch, batches),
         ("batch_store_only", workloads.batch_store_only, batches),
     ]
-    for _name, run, _count in plan:  # warm up: connections, prepared statements, imports
+    for (
+        _name,
+        run,
+        _count,
+    ) in plan:  # warm up: connections, prepared statements, imports
         workloads.empty()
         run(3)
     results: dict[str, list[Run]] = {name: [] for name, _, _ in plan}

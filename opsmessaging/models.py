@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -298,9 +297,15 @@ class MessageManager(models.Manager["Message"]):
             )
         )
         for category in ordered:
-            batch = [messages[index] for index in by_category[category]]
-            statements.append(_insert_many_statement(category, batch))
-        results = _run_pipelined(alias, statements)[-len(ordered) :]
+            indexes = by_category[category]
+            statements.append(
+                _insert_many_statement(
+                    category,
+                    [messages[index] for index in indexes],
+                    [envelopes[index].payload_json for index in indexes],
+                )
+            )
+        results = _run_pipelined(alias, statements, returning=len(ordered))
         for category, rows in zip(ordered, results, strict=True):
             indexes = by_category[category]
             if len(rows) != len(indexes):  # cannot happen: the counter exists
@@ -396,16 +401,14 @@ class MessageManager(models.Manager["Message"]):
         params = [
             envelope.category.value,
             *(getattr(message, column) for column in _COLUMNS),
-            None
-            if message.payload is None
-            else json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False),
+            None if message.payload is None else envelope.payload_json,
         ]
         if _pipeline(alias) is not None:
             statements = [*(_timeouts_statements() if bounded else []), (sql, params)]
-            rows = _run_pipelined(alias, statements)[-1]
+            [rows] = _run_pipelined(alias, statements, returning=1)
             if not rows:  # no counter row yet (a fresh or flushed database)
                 CategorySequence.ensure(alias, envelope.category)
-                rows = _run_pipelined(alias, statements)[-1]
+                [rows] = _run_pipelined(alias, statements, returning=1)
             row = rows[0] if rows else None
         else:
             if bounded:
@@ -449,9 +452,9 @@ def _pipeline(alias: str) -> Any | None:
 
 
 def _run_pipelined(
-    alias: str, statements: Sequence[tuple[str, Sequence[Any]]]
+    alias: str, statements: Sequence[tuple[str, Sequence[Any]]], returning: int
 ) -> list[list[tuple[Any, ...]]]:
-    """Run ``statements`` in one pipeline and return the rows of each.
+    """Run ``statements`` in one pipeline; return the rows of the last ``returning``.
 
     Each statement is bound server-side, so psycopg can prepare it (Django's
     ``prepare_threshold`` option); it still goes through Django's cursor wrapper (query
@@ -462,23 +465,22 @@ def _run_pipelined(
     connection = connections[alias]
     raw = connection.connection  # connected by ``_pipeline``
     connection.validate_thread_sharing()
+    logged = connection.queries_logged
     cursors = []
     try:
         with connection.wrap_database_errors, raw.pipeline():
             for sql, params in statements:
                 cursor = psycopg.Cursor(raw)
                 cursors.append(cursor)
+                # (django-stubs types these as taking a wrapper; they take a cursor)
                 wrapped = (
-                    connection.make_debug_cursor(cursor)
-                    if connection.queries_logged
-                    else connection.make_cursor(cursor)
+                    connection.make_debug_cursor(cursor)  # type: ignore[arg-type]
+                    if logged
+                    else connection.make_cursor(cursor)  # type: ignore[arg-type]
                 )
                 wrapped.execute(sql, params)
         with connection.wrap_database_errors:
-            return [
-                cursor.fetchall() if cursor.description is not None else []
-                for cursor in cursors
-            ]
+            return [cursor.fetchall() for cursor in cursors[len(cursors) - returning :]]
     finally:
         for cursor in cursors:
             cursor.close()
@@ -521,9 +523,11 @@ _ARRAY_TYPES = {
 
 
 def _insert_many_statement(
-    category: Category, messages: Sequence[Message]
+    category: Category, messages: Sequence[Message], texts: Sequence[str]
 ) -> tuple[str, list[Any]]:
     """One statement storing ``messages`` of ``category`` with the next sequences.
+
+    ``texts`` are their payloads as JSON text, stored as ``jsonb`` when not encoded.
 
     The counter is moved by the batch's size (its row stays locked until commit), and the
     rows take its numbers in the order given.
@@ -546,12 +550,7 @@ def _insert_many_statement(
     params: list[Any] = [count, category.value, category.value, count]
     params.extend([getattr(m, column) for m in messages] for column in columns)
     params.append(
-        [
-            None
-            if m.payload is None
-            else json.dumps(m.payload, separators=(",", ":"), ensure_ascii=False)
-            for m in messages
-        ]
+        [None if m.payload is None else t for m, t in zip(messages, texts, strict=True)]
     )
     return sql, params
 
@@ -672,7 +671,7 @@ class Message(models.Model):
         """Return an unsaved message storing ``envelope``: signed, encoded for rest."""
         key_id, signature = integrity.sign(envelope)
         payload, blob, encoding = codec.encode(
-            envelope.category.value, envelope.payload
+            envelope.category.value, envelope.payload, envelope.payload_json
         )
         message = cls(
             message_id=envelope.message_id,

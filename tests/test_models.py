@@ -499,4 +499,8 @@ def test_postgresql_append_many_without_db_timeout_sends_no_bounds(settings):
     settings.OPSMESSAGING = {**settings.OPSMESSAGING, "DB_TIMEOUT": 0}
     with CaptureQueriesContext(connection) as queries:
         Message.objects.append_many(_envelopes("h", "a"))
-    assert [q["sql"][:11] for q in queries] == ["INSERT INTO", "WITH s AS (", "WITH s AS ("]
+    assert [q["sql"][:11] for q in queries] == [
+        "INSERT INTO",
+        "WITH s AS (",
+        "WITH s AS (",
+    ]

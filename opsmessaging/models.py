@@ -535,14 +535,15 @@ def _insert_many_statement(
     message_table = Message._meta.db_table
     counter_table = CategorySequence._meta.db_table
     columns = [c for c in _COLUMNS if c != "category"]
-    arrays = ", ".join(f"%s::{_ARRAY_TYPES[c]}" for c in columns)
+    # Arrays go in binary: psycopg escapes each element of a text array with a regex.
+    arrays = ", ".join(f"%b::{_ARRAY_TYPES[c]}" for c in columns)
     sql = (
         f"WITH s AS (UPDATE {counter_table} SET last_sequence = last_sequence + %s "
         f"WHERE category = %s RETURNING last_sequence) "
         f"INSERT INTO {message_table} (category, {', '.join(columns)}, sequence, payload) "
         f"SELECT %s, {', '.join(f'u.{c}' for c in columns)}, "
         f"s.last_sequence - %s + u.ord, u.payload::jsonb "
-        f"FROM s, unnest({arrays}, %s::text[]) WITH ORDINALITY "
+        f"FROM s, unnest({arrays}, %b::text[]) WITH ORDINALITY "
         f"AS u({', '.join(columns)}, payload, ord) ORDER BY u.ord "
         f"RETURNING id, sequence"
     )

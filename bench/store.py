@@ -357,6 +357,26 @@ def profile(workloads: Workloads, which: str, count: int) -> None:
     stats.sort_stats("tottime").print_stats(30)
 
 
+def ensure_requirements() -> None:
+    """Install ``bench/requirements.txt`` (django-eventstream) if it is missing."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("django_eventstream") is None:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ]
+            + ["-r", str(ROOT / "bench" / "requirements.txt")],
+            check=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
@@ -364,6 +384,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=("single", "batch"))
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3 / 5)")
     args = parser.parse_args()
+    ensure_requirements()
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     os.environ.pop("CHANNEL_LAYER_PREFIX", None)

@@ -186,8 +186,9 @@ class MessageManager(models.Manager["Message"]):
         """Store one message and return it with its ``id`` and ``sequence``.
 
         The sequence comes from the category's counter row, locked until the transaction
-        commits, so sequences are contiguous and in commit order. On PostgreSQL this is one
-        statement (one round trip) in autocommit mode, bounded by ``DB_TIMEOUT``. A message
+        commits, so sequences are contiguous and in commit order. On PostgreSQL (psycopg 3)
+        it is one pipelined round trip in autocommit mode: the ``DB_TIMEOUT`` bounds and
+        one statement that takes the sequence and inserts, in one transaction. A message
         whose ``message_id`` is already stored with the same content is not stored again:
         the stored row is returned (so a spool drained twice stores each message once).
         """
@@ -225,7 +226,9 @@ class MessageManager(models.Manager["Message"]):
     def append_many(self, envelopes: Sequence[Envelope]) -> list[Message]:
         """Store several messages in one transaction, one sequence allocation per category.
 
-        Messages already stored with the same ``message_id`` and content are returned, not
+        On PostgreSQL (psycopg 3) the whole batch is one pipelined round trip: one
+        ``INSERT ... SELECT FROM unnest(...)`` per category, counters locked in category
+        order (so two batches never deadlock). Messages already stored with the same ``message_id`` and content are returned, not
         stored again (see ``append``).
         """
         alias = router.db_for_write(self.model)

@@ -280,43 +280,56 @@ class MessageManager(models.Manager["Message"]):
         by_category: dict[Category, list[int]],
         bounded: bool,
     ) -> list[Message]:
-        """Store a batch in one round trip: one ``INSERT ... SELECT FROM unnest`` per
-        category, after the ``DB_TIMEOUT`` bounds and the creation of missing counters,
-        all in one transaction (the caller's, or the pipeline's implicit one)."""
+        """Store a batch in one round trip and one transaction (the caller's, or the
+        pipeline's implicit one): the ``DB_TIMEOUT`` bounds, the creation of missing
+        counters, the counters locked in category order (so two batches never deadlock),
+        then one ``INSERT ... SELECT FROM unnest(...)`` that moves every counter and stores
+        the rows in the order given (their ids follow it too)."""
         message_table = self.model._meta.db_table
         counter_table = CategorySequence._meta.db_table
         messages = [Message.from_envelope(e, 0) for e in envelopes]
+        ordered = [category.value for category in sorted(by_category)]
         statements: list[tuple[str, Sequence[Any]]] = []
         if bounded:
             statements.extend(_timeouts_statements())
-        ordered = sorted(by_category)  # counters are locked in one order: no deadlock
         statements.append(
             (
                 f"INSERT INTO {counter_table} (category, last_sequence) "
                 f"SELECT c, COALESCE((SELECT max(sequence) FROM {message_table} "
                 f"WHERE category = c), 0) FROM unnest(%s::text[]) AS c "
                 f"ON CONFLICT (category) DO NOTHING",
-                [[category.value for category in ordered]],
+                [ordered],
             )
         )
-        for category in ordered:
-            indexes = by_category[category]
-            statements.append(
-                _insert_many_statement(
-                    category,
-                    [messages[index] for index in indexes],
-                    [envelopes[index].payload_json for index in indexes],
-                )
+        statements.append(
+            (
+                f"SELECT category FROM {counter_table} WHERE category = ANY(%s::text[]) "
+                f"ORDER BY category FOR UPDATE",
+                [ordered],
             )
-        results = _run_pipelined(alias, statements, returning=len(ordered))
-        for category, rows in zip(ordered, results, strict=True):
-            indexes = by_category[category]
-            if len(rows) != len(indexes):  # cannot happen: the counter exists
-                raise IntegrityError(f"stored {len(rows)} of {len(indexes)} messages")
-            first = min(sequence for _id, sequence in rows)
-            for pk, sequence in rows:
-                message = messages[indexes[sequence - first]]
-                message.id, message.sequence = pk, sequence
+        )
+        ranks = [0] * len(envelopes)
+        for indexes in by_category.values():
+            for rank, index in enumerate(indexes, start=1):
+                ranks[index] = rank
+        statements.append(
+            _insert_many_statement(
+                messages,
+                [e.payload_json for e in envelopes],
+                ranks,
+                {category.value: len(i) for category, i in by_category.items()},
+            )
+        )
+        [rows] = _run_pipelined(alias, statements, returning=1)
+        if len(rows) != len(messages):  # cannot happen: every counter exists
+            raise IntegrityError(f"stored {len(rows)} of {len(messages)} messages")
+        firsts = {
+            category: min(sequence for _id, sequence, c in rows if c == category)
+            for category in ordered
+        }
+        for pk, sequence, category in rows:
+            index = by_category[Category(category)][sequence - firsts[category]]
+            messages[index].id, messages[index].sequence = pk, sequence
         for message in messages:
             message._state.adding = False
             message._state.db = alias
@@ -509,6 +522,7 @@ def _timeouts_statements() -> list[tuple[str, Sequence[Any]]]:
 #: The SQL array type that carries each column of a batch (see ``_insert_many_statement``).
 _ARRAY_TYPES = {
     "message_id": "text[]",
+    "category": "text[]",
     "topic": "text[]",
     "tag": "text[]",
     "payload_type": "text[]",
@@ -526,33 +540,39 @@ _ARRAY_TYPES = {
 
 
 def _insert_many_statement(
-    category: Category, messages: Sequence[Message], texts: Sequence[str]
+    messages: Sequence[Message],
+    texts: Sequence[str],
+    ranks: Sequence[int],
+    counts: dict[str, int],
 ) -> tuple[str, list[Any]]:
-    """One statement storing ``messages`` of ``category`` with the next sequences.
+    """One statement storing ``messages`` with the next sequences of their categories.
 
-    ``texts`` are their payloads as JSON text, stored as ``jsonb`` when not encoded.
-
-    The counter is moved by the batch's size (its row stays locked until commit), and the
-    rows take its numbers in the order given.
+    Each category's counter moves by ``counts[category]`` (its row stays locked until
+    commit), and the message of ``rank`` r in its category (from 1, in the order given)
+    takes the r-th of those numbers. ``texts`` are the payloads as JSON text, stored as
+    ``jsonb`` when not encoded. Rows are inserted in the order given.
     """
     message_table = Message._meta.db_table
     counter_table = CategorySequence._meta.db_table
-    columns = [c for c in _COLUMNS if c != "category"]
+    columns = list(_COLUMNS)
     # Arrays go in binary: psycopg escapes each element of a text array with a regex.
     arrays = ", ".join(f"%b::{_ARRAY_TYPES[c]}" for c in columns)
     sql = (
-        f"WITH s AS (UPDATE {counter_table} SET last_sequence = last_sequence + %s "
-        f"WHERE category = %s RETURNING last_sequence) "
-        f"INSERT INTO {message_table} (category, {', '.join(columns)}, sequence, payload) "
-        f"SELECT %s, {', '.join(f'u.{c}' for c in columns)}, "
-        f"s.last_sequence - %s + u.ord, u.payload::jsonb "
-        f"FROM s, unnest({arrays}, %b::text[]) WITH ORDINALITY "
-        f"AS u({', '.join(columns)}, payload, ord) ORDER BY u.ord "
-        f"RETURNING id, sequence"
+        f"WITH s AS (UPDATE {counter_table} AS c "
+        f"SET last_sequence = c.last_sequence + n.k "
+        f"FROM unnest(%s::text[], %s::int[]) AS n(category, k) "
+        f"WHERE c.category = n.category RETURNING c.category, c.last_sequence, n.k) "
+        f"INSERT INTO {message_table} ({', '.join(columns)}, sequence, payload) "
+        f"SELECT {', '.join(f'u.{c}' for c in columns)}, "
+        f"s.last_sequence - s.k + u.rank, u.payload::jsonb "
+        f"FROM unnest({arrays}, %b::int[], %b::text[]) WITH ORDINALITY "
+        f"AS u({', '.join(columns)}, rank, payload, ord) "
+        f"JOIN s ON s.category = u.category ORDER BY u.ord "
+        f"RETURNING id, sequence, category"
     )
-    count = len(messages)
-    params: list[Any] = [count, category.value, category.value, count]
+    params: list[Any] = [list(counts), list(counts.values())]
     params.extend([getattr(m, column) for m in messages] for column in columns)
+    params.append(list(ranks))
     params.append(
         [None if m.payload is None else t for m, t in zip(messages, texts, strict=True)]
     )

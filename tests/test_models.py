@@ -392,13 +392,23 @@ def test_postgresql_append_many_numbers_mixed_categories_in_the_order_given():
     envelopes = _envelopes("h", "a", "h", "s", "a", "h")
     with CaptureQueriesContext(connection) as queries:
         messages = Message.objects.append_many(envelopes)
-    # One pipeline: the bounds, the missing counters, one INSERT per category (sorted).
+    # One pipeline: the bounds, the missing counters, the counters locked in category
+    # order, one INSERT for the whole batch.
     assert [q["sql"][:40] for q in queries] == [
         "SELECT set_config('statement_timeout', $",
         "INSERT INTO opsmessaging_categorysequenc",
-        *["WITH s AS (UPDATE opsmessaging_categorys"] * 3,
+        "SELECT category FROM opsmessaging_catego",
+        "WITH s AS (UPDATE opsmessaging_categorys",
     ]
+    assert "ORDER BY category FOR UPDATE" in queries[2]["sql"]
     assert [m.message_id for m in messages] == [e.message_id for e in envelopes]
+    # Ids follow the order given, across categories.
+    assert [m.pk for m in messages] == sorted(m.pk for m in messages)
+    assert list(
+        Message.objects.filter(pk__in=[m.pk for m in messages])
+        .order_by("pk")
+        .values_list("message_id", flat=True)
+    ) == [e.message_id for e in envelopes]
     assert [(m.category, m.sequence) for m in messages] == [
         ("health", 2),
         ("alerts", 1),
@@ -433,8 +443,8 @@ def test_postgresql_append_many_is_all_or_nothing_across_categories():
     envelopes = _envelopes("a", "h", "h")
     from dataclasses import replace
 
-    # The same message id twice with other content: the health INSERT fails, after the
-    # alerts one; neither is stored and the counters do not move.
+    # The same message id twice with other content: the INSERT fails, after the counters
+    # were created; nothing is stored and no counter moves.
     clash = replace(envelopes[2], message_id=envelopes[1].message_id)
     with pytest.raises(IntegrityError):
         Message.objects.append_many([envelopes[0], envelopes[1], clash])
@@ -501,6 +511,6 @@ def test_postgresql_append_many_without_db_timeout_sends_no_bounds(settings):
         Message.objects.append_many(_envelopes("h", "a"))
     assert [q["sql"][:11] for q in queries] == [
         "INSERT INTO",
-        "WITH s AS (",
+        "SELECT cate",
         "WITH s AS (",
     ]

@@ -514,3 +514,29 @@ def test_postgresql_append_many_without_db_timeout_sends_no_bounds(settings):
         "SELECT cate",
         "WITH s AS (",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_concurrent_mixed_batches_never_deadlock_and_number_without_gaps():
+    counter = iter(range(1000))
+
+    def work() -> list[str]:
+        # Each thread gives the categories in another order.
+        first = next(counter) % 2 == 0
+        statuses = []
+        for n in range(10):
+            events = [
+                ("alert", "disk", "info", f"m{n}", {}),
+                ("health_update", f"c{n}", "healthy"),
+                ("log_entry", "info", f"line {n}"),
+            ]
+            batch = pubsub.broadcast_batch(events if first else events[::-1])
+            statuses.append((batch.success, batch.errors))
+        return statuses
+
+    results = run_together(6, work)
+    assert [s for statuses in results for s in statuses] == [(3, 0)] * 60
+    for category in ("alerts", "health", "logging"):
+        sequences = [s for s, _ in _stored(category)]
+        assert sequences == list(range(1, 61))

@@ -48,11 +48,16 @@ def fernet() -> MultiFernet:
 
 
 def encode(
-    category: str, payload: dict[str, Any]
+    category: str, payload: dict[str, Any], text: str | None = None
 ) -> tuple[dict[str, Any] | None, bytes | None, str]:
-    """Return ``(json_payload, blob, encoding)`` to store for a payload of ``category``."""
+    """Return ``(json_payload, blob, encoding)`` to store for a payload of ``category``.
+
+    ``text`` is the payload's compact JSON text when the caller has it already.
+    """
     encrypt = category in conf.ENCRYPTED_CATEGORIES
-    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    if text is None:
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    raw = text.encode()
     threshold = conf.COMPRESS_MIN_BYTES
     compress = bool(threshold) and len(raw) >= threshold
     if not encrypt and not compress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from opsmessaging import schema
@@ -103,9 +104,10 @@ class Envelope:
         if errors:
             raise InvalidMessage(errors)
         data = payload.to_json()
-        check_payload_size(data)
+        text = payload_text(data)
+        _check_size(len(text.encode()))
         schema.validate_json(payload_type.name, payload_type.version, data)
-        return cls(
+        envelope = cls(
             message_id=message_id or generate_message_id(),
             category=payload_type.category,
             topic=validate_topic(
@@ -121,6 +123,15 @@ class Envelope:
             severity=payload_type.severity_of(payload.data),
             payload=data,
         )
+        envelope.__dict__["payload_json"] = (
+            text  # the cached_property, computed already
+        )
+        return envelope
+
+    @cached_property
+    def payload_json(self) -> str:
+        """The payload as compact JSON text (as stored and as its size is measured)."""
+        return payload_text(self.payload)
 
     def to_wire(
         self,
@@ -168,9 +179,17 @@ class Envelope:
         )
 
 
+def payload_text(data: dict[str, Any]) -> str:
+    """Return a JSON payload as compact JSON text."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def check_payload_size(data: dict[str, Any]) -> int:
     """Return the payload's encoded size, or raise ``InvalidMessage`` if over the limit."""
-    size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    return _check_size(len(payload_text(data).encode()))
+
+
+def _check_size(size: int) -> int:
     limit = conf.MAX_PAYLOAD_BYTES
     if size > limit:
         raise InvalidMessage(

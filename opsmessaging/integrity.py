@@ -16,6 +16,7 @@ is the lowercase hex HMAC-SHA256 of those bytes under the key named by ``key_id`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -61,12 +62,19 @@ def signing_keys() -> list[SigningKey]:
     configured = conf.SIGNING_KEYS
     if configured:
         return [SigningKey(str(k["id"]), str(k["secret"]).encode()) for k in configured]
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    secrets = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", []))
+    return list(_derived_signing_keys(secrets))
+
+
+@functools.lru_cache(maxsize=16)
+def _derived_signing_keys(secrets: tuple[str, ...]) -> tuple[SigningKey, ...]:
+    """The signing keys of ``secrets``: derived once per set of secrets, not per message
+    (the settings are still read on every call, so a changed key is used at once)."""
     keys = []
     for secret in secrets:
         key = derived_key(secret, SIGNING_SALT)
         keys.append(SigningKey("sk-" + hashlib.sha256(key).hexdigest()[:12], key))
-    return keys
+    return tuple(keys)
 
 
 def canonical_bytes(envelope: Envelope) -> bytes:

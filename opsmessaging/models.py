@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -187,8 +186,9 @@ class MessageManager(models.Manager["Message"]):
         """Store one message and return it with its ``id`` and ``sequence``.
 
         The sequence comes from the category's counter row, locked until the transaction
-        commits, so sequences are contiguous and in commit order. On PostgreSQL this is one
-        statement (one round trip) in autocommit mode, bounded by ``DB_TIMEOUT``. A message
+        commits, so sequences are contiguous and in commit order. On PostgreSQL (psycopg 3)
+        it is one pipelined round trip in autocommit mode: the ``DB_TIMEOUT`` bounds and
+        one statement that takes the sequence and inserts, in one transaction. A message
         whose ``message_id`` is already stored with the same content is not stored again:
         the stored row is returned (so a spool drained twice stores each message once).
         """
@@ -209,6 +209,8 @@ class MessageManager(models.Manager["Message"]):
                     using=alias
                 ):  # a savepoint: keep the caller's work
                     return self._append_postgresql(alias, envelope, bounded=False)
+            if _pipeline(alias) is not None:
+                return self._append_postgresql(alias, envelope, bounded=True)
             if connection.settings_dict["OPTIONS"].get("server_side_binding"):
                 # Server-side binding cannot send the timeouts in the same statement.
                 with transaction.atomic(using=alias):
@@ -224,7 +226,9 @@ class MessageManager(models.Manager["Message"]):
     def append_many(self, envelopes: Sequence[Envelope]) -> list[Message]:
         """Store several messages in one transaction, one sequence allocation per category.
 
-        Messages already stored with the same ``message_id`` and content are returned, not
+        On PostgreSQL (psycopg 3) the whole batch is one pipelined round trip: one
+        ``INSERT ... SELECT FROM unnest(...)`` per category, counters locked in category
+        order (so two batches never deadlock). Messages already stored with the same ``message_id`` and content are returned, not
         stored again (see ``append``).
         """
         alias = router.db_for_write(self.model)
@@ -244,6 +248,15 @@ class MessageManager(models.Manager["Message"]):
             by_category[envelope.category].append(index)
         messages: list[Message | None] = [None] * len(envelopes)
         outermost = not connections[alias].in_atomic_block
+        if _pipeline(alias) is not None:
+            if outermost:
+                return self._append_many_postgresql(
+                    alias, envelopes, by_category, bounded=True
+                )
+            with transaction.atomic(using=alias):  # a savepoint: keep the caller's work
+                return self._append_many_postgresql(
+                    alias, envelopes, by_category, bounded=False
+                )
         with transaction.atomic(using=alias):
             if outermost:
                 _bound_transaction(alias)
@@ -259,6 +272,68 @@ class MessageManager(models.Manager["Message"]):
             stored = [m for m in messages if m is not None]
             self.using(alias).bulk_create(stored)
         return stored
+
+    def _append_many_postgresql(
+        self,
+        alias: str,
+        envelopes: Sequence[Envelope],
+        by_category: dict[Category, list[int]],
+        bounded: bool,
+    ) -> list[Message]:
+        """Store a batch in one round trip and one transaction (the caller's, or the
+        pipeline's implicit one): the ``DB_TIMEOUT`` bounds, the creation of missing
+        counters, the counters locked in category order (so two batches never deadlock),
+        then one ``INSERT ... SELECT FROM unnest(...)`` that moves every counter and stores
+        the rows in the order given (their ids follow it too)."""
+        message_table = self.model._meta.db_table
+        counter_table = CategorySequence._meta.db_table
+        messages = [Message.from_envelope(e, 0) for e in envelopes]
+        ordered = [category.value for category in sorted(by_category)]
+        statements: list[tuple[str, Sequence[Any]]] = []
+        if bounded:
+            statements.extend(_timeouts_statements())
+        statements.append(
+            (
+                f"INSERT INTO {counter_table} (category, last_sequence) "
+                f"SELECT c, COALESCE((SELECT max(sequence) FROM {message_table} "
+                f"WHERE category = c), 0) FROM unnest(%s::text[]) AS c "
+                f"ON CONFLICT (category) DO NOTHING",
+                [ordered],
+            )
+        )
+        statements.append(
+            (
+                f"SELECT category FROM {counter_table} WHERE category = ANY(%s::text[]) "
+                f"ORDER BY category FOR UPDATE",
+                [ordered],
+            )
+        )
+        ranks = [0] * len(envelopes)
+        for indexes in by_category.values():
+            for rank, index in enumerate(indexes, start=1):
+                ranks[index] = rank
+        statements.append(
+            _insert_many_statement(
+                messages,
+                [e.payload_json for e in envelopes],
+                ranks,
+                {category.value: len(i) for category, i in by_category.items()},
+            )
+        )
+        [rows] = _run_pipelined(alias, statements, returning=1)
+        if len(rows) != len(messages):  # cannot happen: every counter exists
+            raise IntegrityError(f"stored {len(rows)} of {len(messages)} messages")
+        firsts = {
+            category: min(sequence for _id, sequence, c in rows if c == category)
+            for category in ordered
+        }
+        for pk, sequence, category in rows:
+            index = by_category[Category(category)][sequence - firsts[category]]
+            messages[index].id, messages[index].sequence = pk, sequence
+        for message in messages:
+            message._state.adding = False
+            message._state.db = alias
+        return messages
 
     def _already_stored(
         self, alias: str, envelopes: Sequence[Envelope]
@@ -342,23 +417,166 @@ class MessageManager(models.Manager["Message"]):
         params = [
             envelope.category.value,
             *(getattr(message, column) for column in _COLUMNS),
-            None
-            if message.payload is None
-            else json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False),
+            None if message.payload is None else envelope.payload_json,
         ]
-        if bounded:
-            # In the same round trip: the SETs and the statement form one transaction.
-            sql = _timeouts_sql() + sql
-        with connections[alias].cursor() as cursor:
-            row = _returned_row(cursor, sql, params)
-            if row is None:  # no counter row yet (a fresh or flushed database)
+        if _pipeline(alias) is not None:
+            statements = [*(_timeouts_statements() if bounded else []), (sql, params)]
+            [rows] = _run_pipelined(alias, statements, returning=1)
+            if not rows:  # no counter row yet (a fresh or flushed database)
                 CategorySequence.ensure(alias, envelope.category)
+                [rows] = _run_pipelined(alias, statements, returning=1)
+            row = rows[0] if rows else None
+        else:
+            if bounded:
+                # In the same round trip: the SETs and the statement form one transaction.
+                sql = _timeouts_sql() + sql
+            with connections[alias].cursor() as cursor:
                 row = _returned_row(cursor, sql, params)
+                if row is None:  # no counter row yet (a fresh or flushed database)
+                    CategorySequence.ensure(alias, envelope.category)
+                    row = _returned_row(cursor, sql, params)
         assert row is not None
         message.id, message.sequence = row
         message._state.adding = False
         message._state.db = alias
         return message
+
+
+def _pipeline(alias: str) -> Any | None:
+    """The psycopg 3 connection of ``alias`` if it can pipeline statements, else None.
+
+    A pipeline sends several statements in one round trip; in autocommit mode they form
+    one implicit transaction, committed at its end (or rolled back entirely by an error).
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return None
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = connection.connection
+    if not hasattr(raw, "pipeline"):  # psycopg 2
+        return None
+    import psycopg
+
+    capabilities = getattr(psycopg, "capabilities", None)
+    supported = (
+        capabilities.has_pipeline()
+        if capabilities is not None
+        else psycopg.Pipeline.is_supported()
+    )
+    return raw if supported else None
+
+
+def _run_pipelined(
+    alias: str, statements: Sequence[tuple[str, Sequence[Any]]], returning: int
+) -> list[list[tuple[Any, ...]]]:
+    """Run ``statements`` in one pipeline; return the rows of the last ``returning``.
+
+    Each statement is bound server-side, so psycopg can prepare it (Django's
+    ``prepare_threshold`` option); it still goes through Django's cursor wrapper (query
+    logging, execute wrappers, error translation).
+    """
+    import psycopg
+
+    connection = connections[alias]
+    raw = connection.connection  # connected by ``_pipeline``
+    connection.validate_thread_sharing()
+    logged = connection.queries_logged
+    cursors = []
+    try:
+        with connection.wrap_database_errors, raw.pipeline():
+            for sql, params in statements:
+                cursor = psycopg.Cursor(raw)
+                cursors.append(cursor)
+                # (django-stubs types these as taking a wrapper; they take a cursor)
+                wrapped = (
+                    connection.make_debug_cursor(cursor)  # type: ignore[arg-type]
+                    if logged
+                    else connection.make_cursor(cursor)  # type: ignore[arg-type]
+                )
+                wrapped.execute(sql, params)
+        with connection.wrap_database_errors:
+            return [cursor.fetchall() for cursor in cursors[len(cursors) - returning :]]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _timeouts_statements() -> list[tuple[str, Sequence[Any]]]:
+    """The statement bounding a pipelined transaction by ``DB_TIMEOUT`` (or none).
+
+    ``set_config(..., true)`` is ``SET LOCAL``: it lasts until the transaction ends.
+    """
+    timeout = conf.DB_TIMEOUT
+    if not timeout:
+        return []
+    return [
+        (
+            "SELECT set_config('statement_timeout', %s, true), "
+            "set_config('lock_timeout', %s, true)",
+            [str(timeout), str(timeout)],
+        )
+    ]
+
+
+#: The SQL array type that carries each column of a batch (see ``_insert_many_statement``).
+_ARRAY_TYPES = {
+    "message_id": "text[]",
+    "category": "text[]",
+    "topic": "text[]",
+    "tag": "text[]",
+    "payload_type": "text[]",
+    "version": "int[]",
+    "node": "text[]",
+    "source_node": "text[]",
+    "originating_node": "text[]",
+    "timestamp": "timestamptz[]",
+    "severity": "int[]",
+    "signature": "text[]",
+    "key_id": "text[]",
+    "payload_encoding": "text[]",
+    "payload_blob": "bytea[]",
+}
+
+
+def _insert_many_statement(
+    messages: Sequence[Message],
+    texts: Sequence[str],
+    ranks: Sequence[int],
+    counts: dict[str, int],
+) -> tuple[str, list[Any]]:
+    """One statement storing ``messages`` with the next sequences of their categories.
+
+    Each category's counter moves by ``counts[category]`` (its row stays locked until
+    commit), and the message of ``rank`` r in its category (from 1, in the order given)
+    takes the r-th of those numbers. ``texts`` are the payloads as JSON text, stored as
+    ``jsonb`` when not encoded. Rows are inserted in the order given.
+    """
+    message_table = Message._meta.db_table
+    counter_table = CategorySequence._meta.db_table
+    columns = list(_COLUMNS)
+    # Arrays go in binary: psycopg escapes each element of a text array with a regex.
+    arrays = ", ".join(f"%b::{_ARRAY_TYPES[c]}" for c in columns)
+    sql = (
+        f"WITH s AS (UPDATE {counter_table} AS c "
+        f"SET last_sequence = c.last_sequence + n.k "
+        f"FROM unnest(%s::text[], %s::int[]) AS n(category, k) "
+        f"WHERE c.category = n.category RETURNING c.category, c.last_sequence, n.k) "
+        f"INSERT INTO {message_table} ({', '.join(columns)}, sequence, payload) "
+        f"SELECT {', '.join(f'u.{c}' for c in columns)}, "
+        f"s.last_sequence - s.k + u.rank, u.payload::jsonb "
+        f"FROM unnest({arrays}, %b::int[], %b::text[]) WITH ORDINALITY "
+        f"AS u({', '.join(columns)}, rank, payload, ord) "
+        f"JOIN s ON s.category = u.category ORDER BY u.ord "
+        f"RETURNING id, sequence, category"
+    )
+    params: list[Any] = [list(counts), list(counts.values())]
+    params.extend([getattr(m, column) for m in messages] for column in columns)
+    params.append(list(ranks))
+    params.append(
+        [None if m.payload is None else t for m, t in zip(messages, texts, strict=True)]
+    )
+    return sql, params
 
 
 def _timeouts_sql() -> str:
@@ -477,7 +695,7 @@ class Message(models.Model):
         """Return an unsaved message storing ``envelope``: signed, encoded for rest."""
         key_id, signature = integrity.sign(envelope)
         payload, blob, encoding = codec.encode(
-            envelope.category.value, envelope.payload
+            envelope.category.value, envelope.payload, envelope.payload_json
         )
         message = cls(
             message_id=envelope.message_id,

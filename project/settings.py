@@ -104,6 +104,12 @@ _SQLITE = {
         "NAME": os.environ.get("SQLITE_TEST_PATH", str(BASE_DIR / "test-db.sqlite3"))
     },
 }
+
+
+def _prepare_threshold(value: str) -> int | None:
+    return None if value.strip().lower() in ("", "none", "off") else int(value)
+
+
 DATABASES = {
     "default": dj_database_url.parse(os.environ["DATABASE_URL"])
     if os.environ.get("DATABASE_URL")
@@ -114,6 +120,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # spool) promptly instead of after the operating system's TCP timeout.
     _options: dict[str, Any] = {
         "connect_timeout": 5,
+        # psycopg prepares a statement run this many times on a connection (Django turns
+        # it off by default for transaction-mode poolers): the store's INSERTs then skip
+        # parsing and planning. DATABASE_PREPARE_THRESHOLD=none turns it off (PgBouncer
+        # in transaction mode before 1.21).
+        "prepare_threshold": _prepare_threshold(
+            os.environ.get("DATABASE_PREPARE_THRESHOLD", "5")
+        ),
         **DATABASES["default"].get("OPTIONS", {}),  # type: ignore[dict-item]
     }
     # No persistent connections (Django's default): under ASGI each request and WebSocket

@@ -159,3 +159,17 @@ def test_compatibility_encryption_section():
         "keys": 1,
         "roundtrip": "ok",
     }
+
+
+@override_settings(OPSMESSAGING={"COMPRESS_MIN_BYTES": 64})
+def test_encode_with_the_payload_text_gives_what_encoding_the_payload_gives():
+    small, large = {"a": "é"}, {"a": "x" * 100}
+    for category in ("health", "security"):
+        for payload in (small, large):
+            text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+            with_text = codec.encode(category, payload, text)
+            without = codec.encode(category, payload)
+            assert with_text[0] == without[0] and with_text[2] == without[2]
+            assert codec.decode(*with_text) == payload
+    assert codec.encode("health", small, '{"a":"é"}') == (small, None, "json")
+    assert codec.encode("health", large)[2] == "zlib"

@@ -78,3 +78,20 @@ def test_payload_size_limit_counts_utf8_bytes():
             )
     assert list(error.value.errors) == ["payload"]
     assert "the limit is 300" in str(error.value)
+
+
+def test_payload_json_is_the_compact_text_of_the_payload():
+    import json
+    from dataclasses import replace
+
+    envelope = Envelope.from_payload(
+        health.component_health("db", "self@h", "healthy", details={"é": 1})
+    )
+    compact = json.dumps(envelope.payload, separators=(",", ":"), ensure_ascii=False)
+    assert envelope.payload_json == compact
+    assert '"é":1' in envelope.payload_json
+    changed = replace(envelope, payload={"a": 1})
+    assert changed.payload_json == '{"a":1}'
+    assert (
+        changed != envelope and replace(changed, payload=envelope.payload) == envelope
+    )

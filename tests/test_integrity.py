@@ -191,3 +191,18 @@ def test_compatibility_signing_section_is_computed():
         "invalid": 0,
         "invalid_message_ids": [],
     }
+
+
+def test_derived_signing_keys_follow_a_changed_secret_key():
+    def expected(secret: str) -> integrity.SigningKey:
+        key = integrity.derived_key(secret, integrity.SIGNING_SALT)
+        return integrity.SigningKey("sk-" + hashlib.sha256(key).hexdigest()[:12], key)
+
+    with override_settings(SECRET_KEY="first", SECRET_KEY_FALLBACKS=[]):
+        assert integrity.signing_keys() == [expected("first")]
+    with override_settings(SECRET_KEY="second", SECRET_KEY_FALLBACKS=["first"]):
+        assert integrity.signing_keys() == [expected("second"), expected("first")]
+        integrity.signing_keys().clear()  # a caller's copy: the next call is intact
+        assert len(integrity.signing_keys()) == 2
+    with override_settings(SECRET_KEY="first", SECRET_KEY_FALLBACKS=[]):
+        assert integrity.signing_keys() == [expected("first")]

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -77,16 +77,37 @@ def test_wire_form_of_a_stored_message_is_exact():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
-def test_postgresql_append_is_one_statement_in_autocommit():
+def test_postgresql_append_is_one_pipelined_transaction_in_autocommit():
     pubsub.broadcast_health_update("warm", "healthy")
     with CaptureQueriesContext(connection) as queries:
         pubsub.broadcast_health_update("a", "healthy")
-    assert len(queries) == 1
-    # DB_TIMEOUT (5000 ms by default) travels in the same round trip.
-    assert queries[0]["sql"].startswith(
-        "SET LOCAL statement_timeout = 5000; SET LOCAL lock_timeout = 5000; "
-        "WITH s AS (UPDATE"
-    )
+    # DB_TIMEOUT (5000 ms by default) bounds the statement: SET LOCAL, in one pipeline
+    # (one round trip, one implicit transaction) with the statement itself.
+    assert [q["sql"][:40] for q in queries] == [
+        "SELECT set_config('statement_timeout', $",
+        "WITH s AS (UPDATE opsmessaging_categorys",
+    ]
+    with connection.cursor() as cursor:  # SET LOCAL ended with that transaction
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("0",)
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("0",)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_uses_prepared_statements_when_psycopg_prepares():
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = 0  # prepare on first use
+    try:
+        for component in ("a", "b"):
+            pubsub.broadcast_health_update(component, "healthy")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = sorted(row[0][:17] for row in cursor.fetchall())
+    finally:
+        connection.close()
+    assert "WITH s AS (UPDATE" in prepared
 
 
 @pytest.mark.django_db(transaction=True)
@@ -335,3 +356,187 @@ def test_alive_nodes_exclude_failed_stopped_and_silent_ones(settings):
         last_heartbeat_at=timezone.now() - timedelta(seconds=2.5)
     )
     assert list(Node.objects.alive().values_list("name", flat=True)) == ["a@h"]
+
+
+def _envelopes(*kinds: str) -> list:
+    """Envelopes of health ("h"), alerts ("a") and security ("s") messages, in order."""
+    from opsmessaging.catalogue import security
+
+    built = []
+    for index, kind in enumerate(kinds):
+        if kind == "h":
+            built.append(pubsub._health_update(f"c{index}", "healthy"))
+        elif kind == "a":
+            built.append(pubsub._alert("disk", "info", f"m{index}", {}))
+        else:
+            built.append(
+                pubsub.envelope_for(
+                    security.auth_event(f"u{index}", "login_success", "password")
+                )
+            )
+    return built
+
+
+def _stored(category: str) -> list[tuple[int, str]]:
+    return list(
+        Message.objects.filter(category=category)
+        .order_by("sequence")
+        .values_list("sequence", "message_id")
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_many_numbers_mixed_categories_in_the_order_given():
+    pubsub.broadcast_health_update("before", "healthy")
+    envelopes = _envelopes("h", "a", "h", "s", "a", "h")
+    with CaptureQueriesContext(connection) as queries:
+        messages = Message.objects.append_many(envelopes)
+    # One pipeline: the bounds, the missing counters, the counters locked in category
+    # order, one INSERT for the whole batch.
+    assert [q["sql"][:40] for q in queries] == [
+        "SELECT set_config('statement_timeout', $",
+        "INSERT INTO opsmessaging_categorysequenc",
+        "SELECT category FROM opsmessaging_catego",
+        "WITH s AS (UPDATE opsmessaging_categorys",
+    ]
+    assert "ORDER BY category FOR UPDATE" in queries[2]["sql"]
+    assert [m.message_id for m in messages] == [e.message_id for e in envelopes]
+    # Ids follow the order given, across categories.
+    assert [m.pk for m in messages] == sorted(m.pk for m in messages)
+    assert list(
+        Message.objects.filter(pk__in=[m.pk for m in messages])
+        .order_by("pk")
+        .values_list("message_id", flat=True)
+    ) == [e.message_id for e in envelopes]
+    assert [(m.category, m.sequence) for m in messages] == [
+        ("health", 2),
+        ("alerts", 1),
+        ("health", 3),
+        ("security", 1),
+        ("alerts", 2),
+        ("health", 4),
+    ]
+    ids = [e.message_id for e in envelopes]
+    assert _stored("health")[1:] == [(2, ids[0]), (3, ids[2]), (4, ids[5])]
+    assert _stored("alerts") == [(1, ids[1]), (2, ids[4])]
+    assert _stored("security") == [(1, ids[3])]
+    for message in messages:
+        stored = Message.objects.get(pk=message.pk)
+        assert (stored.sequence, stored.message_id) == (
+            message.sequence,
+            message.message_id,
+        )
+        assert stored.stored_envelope == envelopes[messages.index(message)]
+        assert stored.integrity == "secured"
+    assert Message.objects.get(category="security").payload_encoding == "fernet"
+    assert dict(CategorySequence.objects.values_list("category", "last_sequence")) == {
+        "health": 4,
+        "alerts": 2,
+        "security": 1,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_many_is_all_or_nothing_across_categories():
+    envelopes = _envelopes("a", "h", "h")
+    from dataclasses import replace
+
+    # The same message id twice with other content: the INSERT fails, after the counters
+    # were created; nothing is stored and no counter moves.
+    clash = replace(envelopes[2], message_id=envelopes[1].message_id)
+    with pytest.raises(IntegrityError):
+        Message.objects.append_many([envelopes[0], envelopes[1], clash])
+    assert Message.objects.count() == 0
+    assert list(CategorySequence.objects.values_list("last_sequence", flat=True)) in (
+        [],
+        [0],
+        [0, 0],
+    )
+    stored = Message.objects.append_many(envelopes)
+    assert [m.sequence for m in stored] == [1, 1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_many_again_returns_the_stored_rows():
+    envelopes = _envelopes("h", "a", "h")
+    first = Message.objects.append_many(envelopes[:2])
+    again = Message.objects.append_many(envelopes)
+    assert [m.pk for m in again[:2]] == [m.pk for m in first]
+    assert [(m.category, m.sequence) for m in again] == [
+        ("health", 1),
+        ("alerts", 1),
+        ("health", 2),
+    ]
+    assert Message.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_many_recreates_missing_counters_after_stored_messages():
+    Message.objects.append_many(_envelopes("h", "h", "a"))
+    CategorySequence.objects.all().delete()
+    stored = Message.objects.append_many(_envelopes("a", "h"))
+    assert [(m.category, m.sequence) for m in stored] == [("alerts", 2), ("health", 3)]
+    assert dict(CategorySequence.objects.values_list("category", "last_sequence")) == {
+        "health": 3,
+        "alerts": 2,
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_many_in_a_rolled_back_transaction_stores_nothing():
+    from django.db import transaction
+
+    with transaction.atomic():
+        stored = Message.objects.append_many(_envelopes("h", "a"))
+        assert [m.sequence for m in stored] == [1, 1]
+        with CaptureQueriesContext(connection) as queries:
+            Message.objects.append_many(_envelopes("h"))
+        # The caller's transaction is not bounded by DB_TIMEOUT (nor committed).
+        assert not any("set_config" in q["sql"] for q in queries)
+        transaction.set_rollback(True)
+    assert Message.objects.count() == 0
+    assert [m.sequence for m in Message.objects.append_many(_envelopes("h"))] == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_append_many_without_db_timeout_sends_no_bounds(settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "DB_TIMEOUT": 0}
+    with CaptureQueriesContext(connection) as queries:
+        Message.objects.append_many(_envelopes("h", "a"))
+    assert [q["sql"][:11] for q in queries] == [
+        "INSERT INTO",
+        "SELECT cate",
+        "WITH s AS (",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_postgresql_concurrent_mixed_batches_never_deadlock_and_number_without_gaps():
+    counter = iter(range(1000))
+
+    def work() -> list[str]:
+        # Each thread gives the categories in another order.
+        first = next(counter) % 2 == 0
+        statuses = []
+        for n in range(10):
+            events = [
+                ("alert", "disk", "info", f"m{n}", {}),
+                ("health_update", f"c{n}", "healthy"),
+                ("log_entry", "info", f"line {n}"),
+            ]
+            batch = pubsub.broadcast_batch(events if first else events[::-1])
+            statuses.append((batch.success, batch.errors))
+        return statuses
+
+    results = run_together(6, work)
+    assert [s for statuses in results for s in statuses] == [(3, 0)] * 60
+    for category in ("alerts", "health", "logging"):
+        sequences = [s for s, _ in _stored(category)]
+        assert sequences == list(range(1, 61))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -196,6 +197,13 @@ class Client:
             frame["since"] = since
         await self.ws.send(json.dumps(frame))
 
+    async def resubscribe(self, since: int) -> None:
+        import websockets
+
+        # Closed meanwhile (4503 follows a resume): run() reconnects and resubscribes.
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.subscribe(CATEGORY, since)
+
     def handle(self, text: str) -> None:
         if text.startswith('{"type":"message"'):
             found = parse_delivery(text)
@@ -220,7 +228,7 @@ class Client:
                 self.behind += 1
             else:
                 self.resumed += 1
-            asyncio.ensure_future(self.subscribe(CATEGORY, frame["last_sequence"]))
+            asyncio.ensure_future(self.resubscribe(frame["last_sequence"]))
         elif kind == "error":
             self.errors.append(text[:200])
 
@@ -631,6 +639,12 @@ class Bench:
                 break
             result = self.run_step(mode, server, clients, rate)
             steps.append(result)
+            if not result["passed"]:
+                # One stall of the shared machine fails a step's p99: a rate fails
+                # only when it fails twice.
+                time.sleep(0.3)
+                result = self.run_step(mode, server, clients, rate)
+                steps.append(result)
             if result["passed"]:
                 passed = result
             else:
@@ -817,11 +831,16 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     )
     bench = Bench(args, env, work)
     runs = []
+    start = {"raw": args.start_rate, "ours": args.start_rate}
     for index in range(args.repeat):
         print(f"run {index + 1} of {args.repeat}", flush=True)
-        raw = bench.measure("raw", args.start_rate)
-        ours = bench.measure("ours", args.start_rate)
-        runs.append({"raw": raw, "ours": ours})
+        run = {}
+        for mode in ("raw", "ours"):
+            run[mode] = bench.measure(mode, start[mode])
+            if run[mode]["best"]:
+                # The next run starts just under this one's result: fewer steps.
+                start[mode] = run[mode]["best"]["rate"] / 1.15
+        runs.append(run)
     return _results(args, runs)
 
 
@@ -941,7 +960,7 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--json", metavar="PATH", help="write the figures here")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--repeat", type=int, help="runs (default 3, quick 1)")
-    parser.add_argument("--start-rate", type=float, default=20, help="messages/s")
+    parser.add_argument("--start-rate", type=float, default=40, help="messages/s")
     # The clients role.
     parser.add_argument("--url")
     parser.add_argument("--token", default="")
@@ -949,11 +968,13 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--mode", choices=("ours", "raw"))
     # The profile role: py-spy on the server of --mode at --start-rate for --seconds.
     parser.add_argument("--profile", metavar="PATH", help="py-spy output (profile)")
-    parser.add_argument("--seconds", type=float, help="step length (default 4, quick 2)")
+    parser.add_argument(
+        "--seconds", type=float, help="step length (default 4, quick 2)"
+    )
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.step_seconds = args.seconds or (2.0 if args.quick else 4.0)
-    args.max_steps = 8 if args.quick else 10
+    args.max_steps = 7 if args.quick else 9
     args.overload_seconds = 8.0 if args.quick else 30.0
     args.extras = True
     return args

@@ -173,7 +173,7 @@ class _HighWaters:
         if (
             read is None
             or now - read[0] > max_age
-            or (read[1].done() and read[1].exception() is not None)
+            or (read[1].done() and (read[1].cancelled() or read[1].exception()))
         ):
             future = asyncio.ensure_future(_db(last_sequence, category))
             read = self.reads[category] = (now, future)
@@ -246,6 +246,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.watcher: asyncio.Task[None] | None = None
         self.replays: dict[tuple[str, str | None], asyncio.Task[None]] = {}
         self.probes_sent = self.probes_seen = 0
+        #: Message events received through the layer (see ``_watch_layer``).
+        self.layer_events = 0
         self.layer_failed = False
         await self.accept()
         user = self.scope.get("user")
@@ -446,12 +448,14 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def opsmessaging_messages(self, event: dict[str, Any]) -> None:
         """Handle messages fanned out to one of the joined category groups."""
+        self.layer_events += 1
         category = event["category"]
         for message in event["messages"]:
             await self._live(category, message)
 
     async def opsmessaging_message(self, event: dict[str, Any]) -> None:
         """Handle one message in the event form of earlier versions (its wire form)."""
+        self.layer_events += 1
         wire = event["message"]
         await self._live(wire["category"], live_message(wire))
 
@@ -517,13 +521,19 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Send this connection a probe through the channel layer at every interval.
 
         A probe not back by the next interval but one, or a send that fails, means live
-        delivery is broken: ``_layer_failed``. Probes go out only while subscribed.
+        delivery is broken: ``_layer_failed``. Probes go out only while subscribed. While
+        messages keep arriving through the layer, a late probe is not a failure: it waits
+        behind them (a backlog under load), and resubscribing everyone would only add load.
         """
+        events = self.layer_events
         while not self.layer_failed:
             await asyncio.sleep(interval)
+            arrived, events = self.layer_events != events, self.layer_events
             if not self.subscriptions:
                 continue
             if self.probes_sent - self.probes_seen >= 2:
+                if arrived:
+                    continue
                 await self._layer_failed(
                     f"no probe came back through the channel layer in {2 * interval:g} s"
                 )

@@ -522,8 +522,9 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
         A probe not back by the next interval but one, or a send that fails, means live
         delivery is broken: ``_layer_failed``. Probes go out only while subscribed. While
-        messages keep arriving through the layer, a late probe is not a failure: it waits
-        behind them (a backlog under load), and resubscribing everyone would only add load.
+        messages keep arriving through the layer, a late probe (or a probe send that times
+        out) is not a failure: it waits behind them (a backlog under load), and
+        resubscribing everyone would only add load.
         """
         events = self.layer_events
         while not self.layer_failed:
@@ -547,6 +548,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                     conf.FANOUT_TIMEOUT / 1000,
                 )
             except Exception as exc:  # any layer failure means the same to the client
+                if isinstance(exc, TimeoutError) and arrived:
+                    continue  # a busy loop, not a dead layer: a probe not back yet
                 await self._layer_failed(f"probe failed: {exc!r}")
                 return
 

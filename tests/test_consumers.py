@@ -949,16 +949,25 @@ def test_store_checks_of_one_loop_share_a_recent_read(monkeypatch):
     assert (together, again, calls) == ([41] * 10, 43, [Category.ALERTS] * 3)
 
 
+@pytest.mark.parametrize("probe", ["lost", "slow to send"])
 def test_a_late_probe_while_messages_still_arrive_is_not_a_failure(
-    server, admin, monkeypatch, settings
+    server, admin, monkeypatch, settings, probe
 ):
-    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_LAYER_CHECK_INTERVAL": 300}
+    settings.OPSMESSAGING = {
+        **settings.OPSMESSAGING,
+        "WS_LAYER_CHECK_INTERVAL": 300,
+        "FANOUT_TIMEOUT": 200,
+    }
     layer = fanout.get_layer()
     real_send = layer.send
 
     async def probes_lost(channel, message):
-        if message["type"] != "opsmessaging.probe":  # the in-memory group_send uses send
+        if (
+            message["type"] != "opsmessaging.probe"
+        ):  # the in-memory group_send uses send
             await real_send(channel, message)
+        elif probe == "slow to send":
+            await asyncio.sleep(5)  # longer than FANOUT_TIMEOUT: the send times out
 
     with ws_connect(server, admin) as ws:
         subscribe(ws, category="alerts")

@@ -38,6 +38,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -1030,6 +1031,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
         profile(args)
         return 0
+    # Stopped (SIGTERM): stop the server and clients too, through the finally blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = orchestrate(args)
     print(render(results))
     if args.json:

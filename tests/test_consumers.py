@@ -981,3 +981,31 @@ def test_a_late_probe_while_messages_still_arrive_is_not_a_failure(
         frames, code = _until_closed(ws)
     assert _sequences(frames)["alerts"] == sent
     assert (code, _resumes(frames)) == (4503, {"alerts": sent[-1]})
+
+
+def test_the_store_check_skips_subscriptions_with_live_messages_since_the_last(
+    monkeypatch,
+):
+    from opsmessaging import consumers
+    from opsmessaging.categories import Category
+
+    consumer = consumers.SubscriptionConsumer()
+    flowing = consumers.Subscription(Category.ALERTS, None)
+    quiet = consumers.Subscription(Category.HEALTH, None)
+    consumer.subscriptions = {s.key: s for s in (flowing, quiet)}
+    checked = []
+
+    async def catch_up(sub, upto):
+        checked.append((sub.category.value, upto))
+        return True
+
+    async def high_water(category, max_age):
+        return 7
+
+    monkeypatch.setattr(consumer, "_catch_up", catch_up)
+    monkeypatch.setattr(consumers, "_high_water", high_water)
+    flowing.live = 3  # three live messages since the subscription started
+    asyncio.run(consumer._poll_once())
+    assert checked == [("health", 7)]
+    asyncio.run(consumer._poll_once())  # none since the last check: both are checked
+    assert sorted(checked) == [("alerts", 7), ("health", 7), ("health", 7)]

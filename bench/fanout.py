@@ -945,7 +945,7 @@ def _results(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, 
         "web_rss_mb_100_clients": figure(
             round(ours["rss_mb"], 1),
             "MB",
-            baseline=("raw Channels server, same clients", round(raw["rss_mb"], 1)),
+            baseline=("raw_channels_web_rss_mb", round(raw["rss_mb"], 1)),
             detail=f"{args.clients} clients subscribed, after a warm-up; "
             f"{ours['rss_after_steps_mb']:.1f} MB after the rate steps (their "
             f"backlogs), raw Channels {raw['rss_after_steps_mb']:.1f} MB",
@@ -1000,6 +1000,7 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("role", nargs="?", default="orchestrate")
     parser.add_argument("--quick", action="store_true", help="short steps, one run")
     parser.add_argument("--json", metavar="PATH", help="write the figures here")
+    parser.add_argument("--steps", metavar="PATH", help="write every step here")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--repeat", type=int, help="runs (default 3, quick 1)")
     parser.add_argument("--start-rate", type=float, default=40, help="messages/s")
@@ -1035,10 +1036,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = orchestrate(args)
     print(render(results))
+    runs = results.pop("_runs")
     if args.json:
-        runs = results.pop("_runs")
         Path(args.json).write_text(json.dumps(results, indent=2))
-        Path(args.json).with_suffix(".runs.json").write_text(json.dumps(runs, indent=2))
+    if args.steps:
+        Path(args.steps).write_text(json.dumps(runs, indent=2))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Fan-out benchmark: WebSocket deliveries per second at p99 <= 100 ms, ours against raw.
 
-    python bench/fanout.py [--quick] [--json PATH] [--repeat N] [--clients N]
+    python bench/fanout.py [--quick] [--json PATH] [--steps PATH] [--repeat N] [--clients N]
+    python bench/fanout.py profile --mode ours --start-rate 30 --seconds 10 --profile PATH
 
 Against real PostgreSQL (``BENCH_DATABASE_URL``, default
 ``postgres://postgres@127.0.0.1:5432/opsmessaging_bench_fanout``: created and emptied) and
@@ -26,7 +27,8 @@ connections, then measures:
   (its own subscription, to another category, so the rest stay idle).
 
 The publish time travels in the payload (``bench_sent``, epoch seconds); the server's
-CPU time per delivery (from ``/proc``) is reported with each rate. A client role runs on
+CPU time per delivery (from ``/proc``) is reported with each rate. The ``profile`` role
+runs one step while ``py-spy record`` samples the server (collapsed stacks to PATH). A client role runs on
 its own too: ``python bench/fanout.py clients ...`` (commands on stdin, see ``Clients``).
 """
 

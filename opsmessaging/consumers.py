@@ -21,6 +21,10 @@ reached. With ``since``, it first replays the stored messages after it, bufferin
 meanwhile, then continues live: duplicates (sequence already reached) are skipped and a gap
 (a delivery lost or late) is filled from the store, since sequences are contiguous and
 committed in order. So a subscriber never misses nor repeats a stored message.
+
+Live messages arrive with their wire form already rendered as JSON (``fanout.LiveMessage``)
+and a ``message`` frame splices it in, so the work per subscriber is a match and a
+string join, never a JSON encoding of the message.
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import DatabaseError
@@ -41,6 +48,7 @@ from opsmessaging import fanout
 from opsmessaging.categories import Category, group_name, parse_category, validate_topic
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
+from opsmessaging.fanout import LiveMessage, dumps, live_message
 from opsmessaging.helpers import is_node_name
 from opsmessaging.models import Message
 from opsmessaging.permissions import can_view_category
@@ -59,6 +67,9 @@ CLOSE_LAYER_UNAVAILABLE = 4503
 _CLOSE: dict[str, Any] = {"type": "close"}
 #: The channel-layer event a connection sends itself to check the layer.
 PROBE_EVENT = "opsmessaging.probe"
+#: Channel-layer events whose handlers use no database connection of their own (store
+#: reads go through ``database_sync_to_async``, which closes stale connections itself).
+_LIVE_EVENTS = frozenset({fanout.MESSAGES_EVENT, fanout.MESSAGE_EVENT, PROBE_EVENT})
 
 
 class FrameError(Exception):
@@ -81,7 +92,17 @@ class Subscription:
     #: The category sequence up to which every matching message has been handed out.
     reached: int = 0
     replaying: bool = False
-    buffer: list[dict[str, Any]] = field(default_factory=list)
+    #: Live messages of its category handed to it, and that count at the last store check.
+    live: int = 0
+    live_at_check: int = 0
+    buffer: list[LiveMessage] = field(default_factory=list)
+    #: A ``message`` frame's text up to the message (see ``frame``).
+    frame_head: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.frame_head = (
+            '{"type":"message","subscription":' + dumps(self.describe()) + ',"message":'
+        )
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -90,7 +111,12 @@ class Subscription:
     def describe(self) -> dict[str, Any]:
         return {"category": self.category.value, "topic": self.topic}
 
-    def matches(self, message: Mapping[str, Any]) -> bool:
+    def frame(self, message: LiveMessage) -> str:
+        """Return the text of the ``message`` frame of ``message``: exactly the JSON of
+        ``{"type": "message", "subscription": describe(), "message": <wire form>}``."""
+        return self.frame_head + message["wire"] + "}"
+
+    def matches(self, message: LiveMessage) -> bool:
         if self.topic is not None and message["topic"] != self.topic:
             return False
         if self.node is not None and self.node not in (
@@ -100,8 +126,8 @@ class Subscription:
         ):
             return False
         if self.min_severity is not None:
-            label = message.get("severity")
-            return label is not None and normalise_severity(label) >= self.min_severity
+            severity = message["severity"]
+            return severity is not None and severity >= self.min_severity
         return True
 
     def query(self) -> Q:
@@ -127,11 +153,48 @@ async def _db(function: Callable[..., T], *args: Any) -> T:
 
 def _stored(
     sub: Subscription, after: int, upto: int | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[LiveMessage]:
     rows = Message.objects.filter(sub.query(), sequence__gt=after)
     if upto is not None:
         rows = rows.filter(sequence__lte=upto)
-    return [m.to_wire() for m in rows.order_by("sequence")[:limit]]
+    return [live_message(m.to_wire()) for m in rows.order_by("sequence")[:limit]]
+
+
+class _HighWaters:
+    """The category sequences read for the store checks, shared by the connections of
+    one event loop: a hundred connections checking each second cost one query per
+    category per ``max_age``, not a hundred."""
+
+    def __init__(self) -> None:
+        #: category -> (when the read started, monotonic; the read).
+        self.reads: dict[Category, tuple[float, asyncio.Future[int]]] = {}
+
+    async def get(self, category: Category, max_age: float) -> int:
+        """Return the category's last sequence as read at most ``max_age`` s ago."""
+        now = time.monotonic()
+        read = self.reads.get(category)
+        if (
+            read is None
+            or now - read[0] > max_age
+            or (read[1].done() and (read[1].cancelled() or read[1].exception()))
+        ):
+            future = asyncio.ensure_future(_db(last_sequence, category))
+            read = self.reads[category] = (now, future)
+        return await asyncio.shield(read[1])
+
+
+_high_waters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _HighWaters] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _high_water(category: Category, max_age: float) -> int:
+    """Return the category's last sequence, read at most ``max_age`` s ago on this loop."""
+    loop = asyncio.get_running_loop()
+    shared = _high_waters.get(loop)
+    if shared is None:
+        shared = _high_waters[loop] = _HighWaters()
+    return await shared.get(category, max_age)
 
 
 def _parse_subscription(content: Mapping[str, Any]) -> tuple[Subscription, int | None]:
@@ -169,10 +232,6 @@ def _parse_subscription(content: Mapping[str, Any]) -> tuple[Subscription, int |
     return Subscription(category, topic, node, min_severity), since
 
 
-def _message_frame(sub: Subscription, message: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "message", "subscription": sub.describe(), "message": message}
-
-
 class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """Streams operational messages to an authenticated WebSocket client."""
 
@@ -180,7 +239,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         fanout.bind_loop(asyncio.get_running_loop())
         self.subscriptions: dict[tuple[str, str | None], Subscription] = {}
         self.joined: set[str] = set()
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(
+        # Frames to send: control frames as dicts, message frames as their text.
+        self.outbox: asyncio.Queue[dict[str, Any] | str] = asyncio.Queue(
             maxsize=conf.WS_BUFFER_SIZE
         )
         self.notices: list[dict[str, Any]] = []
@@ -189,6 +249,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.watcher: asyncio.Task[None] | None = None
         self.replays: dict[tuple[str, str | None], asyncio.Task[None]] = {}
         self.probes_sent = self.probes_seen = 0
+        #: Message events received through the layer (see ``_watch_layer``).
+        self.layer_events = 0
         self.layer_failed = False
         await self.accept()
         user = self.scope.get("user")
@@ -209,6 +271,14 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.watcher = asyncio.create_task(
                 self._watch_layer(conf.WS_LAYER_CHECK_INTERVAL / 1000)
             )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Hand live events to their handlers without Channels' per-event thread hop
+        (``aclose_old_connections``): they use no connection of their own."""
+        if message["type"] in _LIVE_EVENTS:
+            await getattr(self, get_handler_name(message))(message)
+        else:
+            await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
         for name in ("writer", "poller", "watcher"):
@@ -379,29 +449,40 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     # --- live messages ----------------------------------------------------------------------
 
+    async def opsmessaging_messages(self, event: dict[str, Any]) -> None:
+        """Handle messages fanned out to one of the joined category groups."""
+        self.layer_events += 1
+        category = event["category"]
+        for message in event["messages"]:
+            await self._live(category, message)
+
     async def opsmessaging_message(self, event: dict[str, Any]) -> None:
-        """Handle a message fanned out to one of the joined category groups."""
-        message = event["message"]
-        for sub in [
-            s for s in self.subscriptions.values() if s.category == message["category"]
-        ]:
+        """Handle one message in the event form of earlier versions (its wire form)."""
+        self.layer_events += 1
+        wire = event["message"]
+        await self._live(wire["category"], live_message(wire))
+
+    async def _live(self, category: str, message: LiveMessage) -> None:
+        for sub in [s for s in self.subscriptions.values() if s.category == category]:
             if sub.replaying:
                 if len(sub.buffer) >= conf.WS_BUFFER_SIZE:
                     await self._fall_behind(sub)
                 else:
                     sub.buffer.append(message)
                 continue
+            sub.live += 1
             try:
                 await self._advance(sub, message)
             except DatabaseError as exc:
-                # The gap before it stays open; the store check fills it once it can.
+                # The gap before it stays open; the next message or the store check
+                # fills it once it can.
                 logger.warning("Catching up %s failed on the store: %r", sub.key, exc)
 
     async def opsmessaging_probe(self, event: dict[str, Any]) -> None:
         """Handle this connection's own probe: the channel layer delivers."""
         self.probes_seen = max(self.probes_seen, event["n"])
 
-    async def _advance(self, sub: Subscription, message: dict[str, Any]) -> bool:
+    async def _advance(self, sub: Subscription, message: LiveMessage) -> bool:
         sequence = message["sequence"]
         # Earlier messages are committed (commit order): a gap means a late or lost delivery.
         if sequence > sub.reached + 1 and not await self._catch_up(sub, sequence - 1):
@@ -429,28 +510,49 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         while True:
             await asyncio.sleep(interval)
             try:
-                await self._poll_once()
+                # A read shared with the other connections, at most half an interval old.
+                await self._poll_once(interval / 2)
             except DatabaseError as exc:  # the store is away: try again next time
                 logger.info("Store check failed: %r", exc)
 
-    async def _poll_once(self) -> None:
-        for category in {s.category for s in self.subscriptions.values()}:
-            high_water = await _db(last_sequence, category)
-            for sub in list(self.subscriptions.values()):
-                if sub.category == category and not sub.replaying:
+    async def _poll_once(self, max_age: float = 0.0) -> None:
+        # A subscription that got live messages since the last check needs none: a
+        # delivery lost before one of them was a gap, filled then, and one lost after them
+        # is found by the next check. Under load, when live delivery lags, checking would
+        # read from the store what is about to arrive anyway, for every connection.
+        quiet = []
+        for sub in self.subscriptions.values():
+            if sub.live == sub.live_at_check and not sub.replaying:
+                quiet.append(sub)
+            sub.live_at_check = sub.live
+        for category in {s.category for s in quiet}:
+            high_water = await _high_water(category, max_age)
+            for sub in quiet:
+                if (
+                    sub.category == category
+                    and self.subscriptions.get(sub.key) is sub
+                    and not sub.replaying
+                ):
                     await self._catch_up(sub, high_water)
 
     async def _watch_layer(self, interval: float) -> None:
         """Send this connection a probe through the channel layer at every interval.
 
         A probe not back by the next interval but one, or a send that fails, means live
-        delivery is broken: ``_layer_failed``. Probes go out only while subscribed.
+        delivery is broken: ``_layer_failed``. Probes go out only while subscribed. While
+        messages keep arriving through the layer, a late probe (or a probe send that times
+        out) is not a failure: it waits behind them (a backlog under load), and
+        resubscribing everyone would only add load.
         """
+        events = self.layer_events
         while not self.layer_failed:
             await asyncio.sleep(interval)
+            arrived, events = self.layer_events != events, self.layer_events
             if not self.subscriptions:
                 continue
             if self.probes_sent - self.probes_seen >= 2:
+                if arrived:
+                    continue
                 await self._layer_failed(
                     f"no probe came back through the channel layer in {2 * interval:g} s"
                 )
@@ -464,6 +566,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                     conf.FANOUT_TIMEOUT / 1000,
                 )
             except Exception as exc:  # any layer failure means the same to the client
+                if isinstance(exc, TimeoutError) and arrived:
+                    continue  # a busy loop, not a dead layer: a probe not back yet
                 await self._layer_failed(f"probe failed: {exc!r}")
                 return
 
@@ -496,25 +600,25 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             }
         )
 
-    def _emit(self, sub: Subscription, message: dict[str, Any]) -> bool:
+    def _emit(self, sub: Subscription, message: LiveMessage) -> bool:
         """Queue ``message`` if it matches; False (and the client told) when it fell behind."""
         if self.subscriptions.get(sub.key) is not sub:
             return False
         if sub.matches(message):
             try:
-                self.outbox.put_nowait(_message_frame(sub, message))
+                self.outbox.put_nowait(sub.frame(message))
             except asyncio.QueueFull:
                 asyncio.ensure_future(self._fall_behind(sub))
                 return False
         sub.reached = max(sub.reached, message["sequence"])
         return True
 
-    async def _emit_waiting(self, sub: Subscription, message: dict[str, Any]) -> bool:
+    async def _emit_waiting(self, sub: Subscription, message: LiveMessage) -> bool:
         """Queue ``message`` if it matches, waiting for room (replays pace themselves)."""
         if self.subscriptions.get(sub.key) is not sub:
             return False
         if sub.matches(message):
-            await self.outbox.put(_message_frame(sub, message))
+            await self.outbox.put(sub.frame(message))
         sub.reached = max(sub.reached, message["sequence"])
         return True
 
@@ -546,7 +650,11 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if frame is _CLOSE:
                 await self.close(code=CLOSE_LAYER_UNAVAILABLE)
                 return
-            await self.send_json(frame)  # waits while the client's socket is full
+            # Waits while the client's socket is full.
+            if isinstance(frame, str):
+                await self.send(text_data=frame)
+            else:
+                await self.send_json(frame)
             if self.outbox.empty():
                 await self._send_notices()
 
@@ -557,4 +665,4 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
-        return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+        return dumps(content)

@@ -1,7 +1,10 @@
 """Delivery of stored messages to Channels groups, after commit, with a timeout.
 
 A message is sent to the group of its category and to the group of its category and topic
-(``categories.group_name``). Sending never blocks a caller longer than
+(``categories.group_name``), in an ``opsmessaging.messages`` event that carries, for each
+message of one ``deliver()`` call in that group, the fields subscriptions match on and
+its wire form already rendered as JSON (``LiveMessage``): rendered once per message, not
+once per subscriber. Sending never blocks a caller longer than
 ``OPSMESSAGING["FANOUT_TIMEOUT"]`` and never raises: a failure is returned as a reason,
 logged and counted, and the message stays stored, so subscribers catch up from the store.
 
@@ -14,18 +17,20 @@ without creating and closing event loops per call.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from opsmessaging.categories import group_name
 from opsmessaging.conf import conf
+from opsmessaging.severity import normalise_severity
 
 if TYPE_CHECKING:
     from opsmessaging.models import Message
@@ -35,8 +40,29 @@ ChannelLayer = Any
 
 logger = logging.getLogger(__name__)
 
-#: The channel-layer event type of a delivered message (handled by ``opsmessaging_message``).
+#: The channel-layer event of delivered messages (handled by ``opsmessaging_messages``):
+#: ``{"type": MESSAGES_EVENT, "category": "alerts", "messages": [LiveMessage, ...]}``, the
+#: messages in sequence order.
+MESSAGES_EVENT = "opsmessaging.messages"
+#: The event of one message, ``{"type": MESSAGE_EVENT, "message": <wire form>}``, that
+#: earlier versions send; consumers still handle it (a node not yet upgraded).
 MESSAGE_EVENT = "opsmessaging.message"
+#: At most this many messages in one event: a large batch becomes several events.
+EVENT_BATCH = 100
+
+
+class LiveMessage(TypedDict):
+    """A message as the fan-out carries it: what subscriptions match on, and its wire JSON."""
+
+    sequence: int
+    topic: str
+    node: str
+    source_node: str
+    originating_node: str
+    #: The severity number (``Severity``), or None.
+    severity: int | None
+    #: The wire form (``Message.to_wire()``) rendered by ``dumps``.
+    wire: str
 
 
 @dataclass
@@ -172,9 +198,23 @@ def get_layer() -> ChannelLayer | None:
     return get_channel_layer()
 
 
-def event_for(message: Message) -> dict[str, Any]:
-    """Return the channel-layer event that carries ``message``."""
-    return {"type": MESSAGE_EVENT, "message": message.to_wire()}
+def dumps(content: Any) -> str:
+    """Render ``content`` as the WebSocket endpoint's JSON text (compact, UTF-8)."""
+    return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+
+
+def live_message(wire: Mapping[str, Any]) -> LiveMessage:
+    """Return the ``LiveMessage`` of a message's wire form (rendering it once)."""
+    severity = wire["severity"]
+    return {
+        "sequence": wire["sequence"],
+        "topic": wire["topic"],
+        "node": wire["node"],
+        "source_node": wire["source_node"],
+        "originating_node": wire["originating_node"],
+        "severity": None if severity is None else int(normalise_severity(severity)),
+        "wire": dumps(wire),
+    }
 
 
 def groups_for(message: Message) -> tuple[str, str]:
@@ -182,11 +222,36 @@ def groups_for(message: Message) -> tuple[str, str]:
     return group_name(message.category), group_name(message.category, message.topic)
 
 
-async def _send_all(layer: ChannelLayer, messages: Sequence[Message]) -> None:
+def events_for(messages: Iterable[Message]) -> list[tuple[str, dict[str, Any]]]:
+    """Return the (group, event) pairs that deliver ``messages``.
+
+    One ``MESSAGES_EVENT`` per group (and per ``EVENT_BATCH`` messages), its messages in
+    the order given, each rendered once whatever the number of groups and subscribers.
+    """
+    grouped: dict[str, tuple[str, list[LiveMessage]]] = {}
     for message in messages:
-        event = event_for(message)
+        live = live_message(message.to_wire())
         for group in groups_for(message):
-            await layer.group_send(group, event)
+            grouped.setdefault(group, (message.category, []))[1].append(live)
+    return [
+        (
+            group,
+            {
+                "type": MESSAGES_EVENT,
+                "category": category,
+                "messages": live[start : start + EVENT_BATCH],
+            },
+        )
+        for group, (category, live) in grouped.items()
+        for start in range(0, len(live), EVENT_BATCH)
+    ]
+
+
+async def _send_all(
+    layer: ChannelLayer, events: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    for group, event in events:
+        await layer.group_send(group, event)
 
 
 def deliver(messages: Iterable[Message]) -> str | None:
@@ -203,7 +268,8 @@ def deliver(messages: Iterable[Message]) -> str | None:
         return None  # no channel layer configured: storing is all there is to do
     started = time.perf_counter()
     try:
-        runner.run(_send_all(layer, batch), conf.FANOUT_TIMEOUT / 1000)
+        events = events_for(batch)
+        runner.run(_send_all(layer, events), conf.FANOUT_TIMEOUT / 1000)
     except Exception as exc:  # any layer failure is reported, never raised
         reason = f"delivery failed: {type(exc).__name__}: {exc}".strip()
         stats.record(len(batch), reason, 0.0)

@@ -6,6 +6,7 @@ the real Redis (services pass, where REDIS_URL selects it in the demo settings).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -775,3 +776,236 @@ def test_redis_stopped_mid_stream_subscribers_resume_and_have_every_sequence(adm
         }
         assert {f["category"] for f in got if f["type"] == "resume"} == set(want)
         _assert_resumes_name_the_last_sequence_sent(got)
+
+
+# --- live messages arrive pre-rendered ------------------------------------------------------
+
+
+def previous_frame_text(subscription: dict, message: dict) -> str:
+    """The text of a message frame as the endpoint rendered it before fan-out events
+    carried the wire JSON: the JSON of the whole frame."""
+    return json.dumps(
+        {"type": "message", "subscription": subscription, "message": message},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def group_send(group: str, event: dict) -> None:
+    """Send ``event`` to ``group`` from the server's loop (as ``fanout.deliver`` does)."""
+    fanout.runner.run(fanout.get_layer().group_send(group, event), 5)
+
+
+def stored_only(monkeypatch, *broadcasts) -> list[Message]:
+    """Run the broadcasts with the fan-out switched off: stored, never delivered."""
+    real_deliver = fanout.deliver
+    monkeypatch.setattr(fanout, "deliver", lambda messages: None)
+    try:
+        return [broadcast().message for broadcast in broadcasts]
+    finally:
+        monkeypatch.setattr(fanout, "deliver", real_deliver)
+
+
+def messages_event(category: str, *messages: Message) -> dict:
+    return {
+        "type": fanout.MESSAGES_EVENT,
+        "category": category,
+        "messages": [fanout.live_message(wire(m)) for m in messages],
+    }
+
+
+def test_one_event_of_several_messages_gives_the_previous_frames_filling_gaps_and_skipping_duplicates(
+    server, admin, monkeypatch
+):
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        stored = stored_only(
+            monkeypatch,
+            *[
+                lambda i=i: pubsub.broadcast_alert(f"t{i}", "info", f"m{i} é ✓")
+                for i in range(4)
+            ],
+        )
+        # Sequence 1 never arrives live (a gap), 3 arrives twice (a duplicate).
+        group_send(
+            "opsmessaging.alerts",
+            messages_event("alerts", stored[1], stored[2], stored[2], stored[3]),
+        )
+        texts = [ws.recv(timeout=5) for _ in range(4)]
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert texts == [
+        previous_frame_text({"category": "alerts", "topic": None}, wire(m))
+        for m in stored
+    ]
+    assert "m0 é ✓" in texts[0]
+
+
+def test_filters_apply_to_each_message_of_an_event(server, admin, monkeypatch):
+    with ws_connect(server, admin) as ws:
+        subscribe(
+            ws,
+            category="alerts",
+            topic="disk",
+            filters={"node": "web2@h", "severity": "error"},
+        )
+        stored = stored_only(
+            monkeypatch,
+            lambda: pubsub.broadcast_alert(
+                "cpu", "critical", "other topic", node="web2@h"
+            ),
+            lambda: pubsub.broadcast_alert(
+                "disk", "warning", "too mild", node="web2@h"
+            ),
+            lambda: pubsub.broadcast_alert(
+                "disk", "critical", "other node", node="web1@h"
+            ),
+            lambda: pubsub.broadcast_alert("disk", "error", "this one", node="web2@h"),
+        )
+        group_send("opsmessaging.alerts", messages_event("alerts", *stored))
+        text = ws.recv(timeout=5)
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert text == previous_frame_text(
+        {"category": "alerts", "topic": "disk"}, wire(stored[3])
+    )
+
+
+def test_the_previous_event_form_is_still_delivered(server, admin, monkeypatch):
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        [message] = stored_only(
+            monkeypatch, lambda: pubsub.broadcast_alert("t", "info", "old form")
+        )
+        group_send(
+            "opsmessaging.alerts",
+            {"type": fanout.MESSAGE_EVENT, "message": wire(message)},
+        )
+        text = ws.recv(timeout=5)
+    assert text == previous_frame_text(
+        {"category": "alerts", "topic": None}, wire(message)
+    )
+
+
+def test_replayed_frames_are_the_previous_frames(server, admin):
+    stored = [
+        pubsub.broadcast_alert(f"t{i}", "info", f"m{i} ü").message for i in range(2)
+    ]
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", topic="t1", since=0)
+        text = ws.recv(timeout=5)
+    assert text == previous_frame_text(
+        {"category": "alerts", "topic": "t1"}, wire(stored[1])
+    )
+
+
+def test_live_events_skip_the_per_event_connection_check(server, admin, monkeypatch):
+    import channels.consumer
+
+    checks = []
+    real = channels.consumer.aclose_old_connections
+
+    async def counted():
+        checks.append(1)
+        await real()
+
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+        pubsub.broadcast_alert("t", "info", "live")
+        receive_until(ws, "message")
+        assert checks == []  # the message event: no thread hop
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+        assert checks == [1]  # a client frame still gets Channels' check
+
+
+def test_store_checks_of_one_loop_share_a_recent_read(monkeypatch):
+    from opsmessaging import consumers
+    from opsmessaging.categories import Category
+
+    calls = []
+
+    def counted(category):
+        calls.append(category)
+        if len(calls) == 2:
+            raise OperationalError("store away")
+        return 40 + len(calls)
+
+    monkeypatch.setattr(consumers, "last_sequence", counted)
+
+    async def scenario():
+        shared = consumers._HighWaters()
+        together = await asyncio.gather(
+            *(shared.get(Category.ALERTS, 60) for _ in range(10))
+        )
+        await asyncio.sleep(0.01)
+        with pytest.raises(OperationalError):
+            await shared.get(Category.ALERTS, 0.001)  # too old: read again (fails)
+        again = await shared.get(Category.ALERTS, 60)  # a failed read is not reused
+        return together, again
+
+    together, again = asyncio.run(scenario())
+    assert (together, again, calls) == ([41] * 10, 43, [Category.ALERTS] * 3)
+
+
+@pytest.mark.parametrize("probe", ["lost", "slow to send"])
+def test_a_late_probe_while_messages_still_arrive_is_not_a_failure(
+    server, admin, monkeypatch, settings, probe
+):
+    settings.OPSMESSAGING = {
+        **settings.OPSMESSAGING,
+        "WS_LAYER_CHECK_INTERVAL": 500,
+        "FANOUT_TIMEOUT": 200,
+    }
+    layer = fanout.get_layer()
+    real_send = layer.send
+
+    async def probes_lost(channel, message):
+        if (
+            message["type"] != "opsmessaging.probe"
+        ):  # the in-memory group_send uses send
+            await real_send(channel, message)
+        elif probe == "slow to send":
+            await asyncio.sleep(5)  # longer than FANOUT_TIMEOUT: the send times out
+
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        monkeypatch.setattr(layer, "send", probes_lost)
+        # Four check intervals or more with messages arriving all along: no resume.
+        sent = []
+        for i in range(100):
+            sent.append(pubsub.broadcast_alert("a", "info", f"m{i}").message.sequence)
+            time.sleep(0.02)
+        # Then nothing arrives: the missing probes mean the layer failed.
+        frames, code = _until_closed(ws)
+    assert _sequences(frames)["alerts"] == sent
+    assert (code, _resumes(frames)) == (4503, {"alerts": sent[-1]})
+
+
+def test_the_store_check_skips_subscriptions_with_live_messages_since_the_last(
+    monkeypatch,
+):
+    from opsmessaging import consumers
+    from opsmessaging.categories import Category
+
+    consumer = consumers.SubscriptionConsumer()
+    flowing = consumers.Subscription(Category.ALERTS, None)
+    quiet = consumers.Subscription(Category.HEALTH, None)
+    consumer.subscriptions = {s.key: s for s in (flowing, quiet)}
+    checked = []
+
+    async def catch_up(sub, upto):
+        checked.append((sub.category.value, upto))
+        return True
+
+    async def high_water(category, max_age):
+        return 7
+
+    monkeypatch.setattr(consumer, "_catch_up", catch_up)
+    monkeypatch.setattr(consumers, "_high_water", high_water)
+    flowing.live = 3  # three live messages since the subscription started
+    asyncio.run(consumer._poll_once())
+    assert checked == [("health", 7)]
+    asyncio.run(consumer._poll_once())  # none since the last check: both are checked
+    assert sorted(checked) == [("alerts", 7), ("health", 7), ("health", 7)]

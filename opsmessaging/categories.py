@@ -5,6 +5,7 @@ This is the only module where categories, default topics and group names are spe
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -107,6 +108,10 @@ _GROUP_SAFE = frozenset(
 )
 
 
+#: The category names, for a membership test that does not rebuild ``Category.values``.
+_CATEGORY_VALUES = frozenset(Category.values)
+
+
 def parse_category(value: object, field: str = "category") -> Category:
     """Return the operational ``Category`` named by ``value`` or raise ``UnknownCategory``."""
     if isinstance(value, Category):
@@ -115,7 +120,7 @@ def parse_category(value: object, field: str = "category") -> Category:
         raise UnknownCategory(
             f"must be a category name, got {type(value).__name__}", field
         )
-    if value in Category.values:
+    if value in _CATEGORY_VALUES:
         return Category(value)
     if value in EXCLUDED_CATEGORIES:
         raise UnknownCategory(
@@ -228,6 +233,13 @@ def group_name(category: Category | str, topic: str | None = None) -> str:
     Group names only use ``[A-Za-z0-9-_.]`` and stay under 100 characters; a long topic is
     replaced by a digest of it, so distinct topics never share a group.
     """
+    if isinstance(category, str) and (topic is None or isinstance(topic, str)):
+        return _group_name(category, topic)  # hashable: computed once per name
+    return _group_name.__wrapped__(category, topic)  # refused with InvalidMessage
+
+
+@functools.lru_cache(maxsize=4096)
+def _group_name(category: Category | str, topic: str | None) -> str:
     cat = parse_category(category)
     base = f"{GROUP_PREFIX}.{cat.value}"
     if topic is None:

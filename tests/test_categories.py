@@ -169,3 +169,19 @@ def test_group_names_are_distinct_for_distinct_topics():
 def test_group_name_refuses_events():
     with pytest.raises(UnknownCategory):
         categories.group_name("events")
+
+
+@pytest.mark.parametrize(
+    ("category", "topic"),
+    [("health", ["cluster:health"]), (["health"], None), ("health", ""), (7, None)],
+)
+def test_group_name_refuses_bad_arguments_with_invalid_message(category, topic):
+    # Names are cached; an unhashable argument is refused as invalid, not a TypeError.
+    with pytest.raises(InvalidMessage):
+        categories.group_name(category, topic)
+
+
+def test_cached_group_names_are_the_same_for_a_category_and_its_name():
+    assert categories.group_name(Category.HEALTH, "x") == categories.group_name(
+        "health", "x"
+    )

@@ -12,8 +12,8 @@ emptied), then runs at once, for ``--duration`` seconds:
 - loader processes broadcasting ``--rate`` messages/s in all through ``opsmessaging.pubsub``,
   spread evenly over the nine categories;
 - ``--subscribers`` WebSocket clients, each subscribed to one category from its first
-  message (``since=0``), following ``behind`` frames by subscribing again from their last
-  sequence;
+  message (``since=0``), following ``behind`` and ``resume`` frames by subscribing again
+  from their last sequence, and reconnecting (with a backoff) when the server closes;
 - ``--readers`` API clients, each reading ``--read-rate`` history pages a second (the
   newest page, a category's page, a category caught up with ``after``).
 
@@ -213,6 +213,9 @@ class Subscriber:
         self.contiguous = 0
         self.duplicates = 0
         self.behind = 0
+        self.resumes = 0
+        #: Close codes of the connections the server closed (the client reconnected).
+        self.closes: list[int | None] = []
         self.errors: list[Any] = []
         self.latencies_ms: list[float] = []
         self.subscribed = asyncio.Event()
@@ -225,22 +228,33 @@ class Subscriber:
     ) -> None:
         import websockets
 
-        async with websockets.connect(
-            url,
-            additional_headers={"Authorization": f"Token {token}"},
-            max_size=2**22,
-            open_timeout=30,
-            ping_interval=None,
-        ) as ws:
-            await self.subscribe(ws, 0)
-            while not self.complete(final()):
-                try:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
-                except TimeoutError:
-                    continue
-                self.handle(frame)
-                if frame["type"] == "behind":
-                    await self.subscribe(ws, frame["last_sequence"])
+        # As the README tells clients to: after a close (4503: the channel layer failed,
+        # or any drop), reconnect with a backoff and subscribe again from the last
+        # sequence received; after a ``behind`` or ``resume`` frame, subscribe again.
+        backoff = 0.2
+        while not self.complete(final()):
+            try:
+                async with websockets.connect(
+                    url,
+                    additional_headers={"Authorization": f"Token {token}"},
+                    max_size=2**22,
+                    open_timeout=30,
+                    ping_interval=None,
+                ) as ws:
+                    await self.subscribe(ws, self.contiguous)
+                    while not self.complete(final()):
+                        try:
+                            frame = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                        except TimeoutError:
+                            continue
+                        self.handle(frame)
+                        if frame["type"] in ("behind", "resume"):
+                            await self.subscribe(ws, self.contiguous)
+                    return
+            except websockets.ConnectionClosed as closed:
+                self.closes.append(closed.rcvd.code if closed.rcvd else None)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
 
     async def subscribe(self, ws: Any, since: int) -> None:
         frame = {"action": "subscribe", "category": self.category, "since": since}
@@ -263,6 +277,8 @@ class Subscriber:
             self.subscribed.set()
         elif kind == "behind":
             self.behind += 1
+        elif kind == "resume":
+            self.resumes += 1
         elif kind == "error":
             self.errors.append(frame)
 
@@ -274,6 +290,9 @@ class Subscriber:
             "received": len(self.received),
             "duplicates": self.duplicates,
             "behind": self.behind,
+            "resumes": self.resumes,
+            "closes": self.closes[:10],
+            "reconnects": len(self.closes),
             "errors": self.errors[:5],
             "missing": len(missing),
             "first_missing": missing[:10],
@@ -643,7 +662,8 @@ def _render(report: dict[str, Any]) -> str:
         f"subscribers: {len(clients)}, complete {sum(not c['missing'] for c in clients)}, "
         f"duplicates {sum(c['duplicates'] for c in clients)}, matching the store "
         f"{sum(c['matches_store'] for c in clients)}, behind {sum(c['behind'] for c in clients)}"
-        f", frames {subs['frames']:,}",
+        f", resume frames {sum(c['resumes'] for c in clients)}, reconnects "
+        f"{sum(c['reconnects'] for c in clients)}, frames {subs['frames']:,}",
         f"publish -> subscriber latency ms: p50 {latency['p50']}, p90 {latency['p90']}, "
         f"p99 {latency['p99']}, p99.9 {latency['p999']}, max {latency.get('max')}",
         f"API readers: {readers['requests']:,} requests, statuses {readers['statuses']}, "

@@ -272,13 +272,21 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self._watch_layer(conf.WS_LAYER_CHECK_INTERVAL / 1000)
             )
 
+    #: Events being handled now; while one is (a gap filled from a busy store, say), no
+    #: other event, probes included, can be handed over (see ``_watch_layer``).
+    dispatching = 0
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Hand live events to their handlers without Channels' per-event thread hop
         (``aclose_old_connections``): they use no connection of their own."""
-        if message["type"] in _LIVE_EVENTS:
-            await getattr(self, get_handler_name(message))(message)
-        else:
-            await super().dispatch(message)
+        self.dispatching += 1
+        try:
+            if message["type"] in _LIVE_EVENTS:
+                await getattr(self, get_handler_name(message))(message)
+            else:
+                await super().dispatch(message)
+        finally:
+            self.dispatching -= 1
 
     async def disconnect(self, code: int) -> None:
         for name in ("writer", "poller", "watcher"):
@@ -540,14 +548,20 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
         A probe not back by the next interval but one, or a send that fails, means live
         delivery is broken: ``_layer_failed``. Probes go out only while subscribed. While
-        messages keep arriving through the layer, a late probe (or a probe send that times
-        out) is not a failure: it waits behind them (a backlog under load), and
-        resubscribing everyone would only add load.
+        messages keep arriving through the layer, or an event is still being handled, a
+        late probe (or a probe send that times out) is not a failure: it waits behind
+        them (a backlog under load), and resubscribing everyone would only add load. So is
+        a check that wakes up late (by half an interval or more): the event loop itself is
+        overloaded, and nothing it measured tells a dead layer from a busy one.
         """
         events = self.layer_events
+        loop = asyncio.get_running_loop()
         while not self.layer_failed:
+            started = loop.time()
             await asyncio.sleep(interval)
-            arrived, events = self.layer_events != events, self.layer_events
+            overslept = loop.time() - started >= 1.5 * interval
+            arrived = self.layer_events != events or self.dispatching > 0 or overslept
+            events = self.layer_events
             if not self.subscriptions:
                 continue
             if self.probes_sent - self.probes_seen >= 2:

@@ -558,6 +558,40 @@ def test_a_probe_that_never_comes_back_means_the_layer_failed(
     assert (code, _resumes(frames)) == (4503, {"alerts": 0})
 
 
+def test_an_event_still_being_handled_is_not_a_layer_failure(
+    server, admin, monkeypatch, settings
+):
+    # A gap filled from a slow store keeps the event's handler busy for five check
+    # intervals: no probe can be handed over meanwhile, and that is not a dead layer.
+    settings.OPSMESSAGING = {
+        **settings.OPSMESSAGING,
+        "WS_LAYER_CHECK_INTERVAL": 300,
+        "WS_POLL_INTERVAL": 0,  # only the live message's handler fills the gap
+    }
+    from opsmessaging import consumers
+
+    real_stored = consumers._stored
+
+    def slow_stored(*args):
+        time.sleep(1.5)
+        return real_stored(*args)
+
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        real_deliver = fanout.deliver
+        monkeypatch.setattr(fanout, "deliver", lambda messages: None)
+        lost = pubsub.broadcast_alert("lost", "info", "never fanned out").message
+        monkeypatch.setattr(fanout, "deliver", real_deliver)
+        monkeypatch.setattr(consumers, "_stored", slow_stored)
+        later = pubsub.broadcast_alert("later", "info", "fanned out").message
+        frames = collect(ws, 2)
+        monkeypatch.setattr(consumers, "_stored", real_stored)
+        time.sleep(1)  # probes flow again
+        ws.send(json.dumps({"action": "ping"}))
+        assert receive(ws)["type"] == "pong"  # still open: no resume, no 4503
+    assert [f["message"]["sequence"] for f in frames] == [lost.sequence, later.sequence]
+
+
 def test_a_connection_without_subscriptions_is_not_probed(
     server, admin, monkeypatch, probing
 ):
@@ -1009,3 +1043,46 @@ def test_the_store_check_skips_subscriptions_with_live_messages_since_the_last(
     assert checked == [("health", 7)]
     asyncio.run(consumer._poll_once())  # none since the last check: both are checked
     assert sorted(checked) == [("alerts", 7), ("health", 7), ("health", 7)]
+
+
+def _watching_consumer(failures: list[str]):
+    """A consumer with one subscription and two probes outstanding, its layer check
+    recording failures instead of closing."""
+    from opsmessaging import consumers
+    from opsmessaging.categories import Category
+
+    consumer = consumers.SubscriptionConsumer()
+    sub = consumers.Subscription(Category.ALERTS, None)
+    consumer.subscriptions = {sub.key: sub}
+    consumer.probes_sent, consumer.probes_seen = 2, 0
+    consumer.layer_events = 0
+    consumer.layer_failed = False
+
+    async def layer_failed(reason):
+        failures.append(reason)
+        consumer.layer_failed = True
+
+    consumer._layer_failed = layer_failed
+    return consumer
+
+
+def test_a_layer_check_that_wakes_up_late_does_not_judge_the_layer(monkeypatch):
+    # An overloaded event loop (here: blocked) wakes the check late: no verdict then.
+    from opsmessaging import consumers
+
+    real_sleep = asyncio.sleep
+    wakes = []
+
+    async def late_then_on_time(seconds):
+        wakes.append(seconds)
+        if len(wakes) <= 3:
+            time.sleep(seconds * 2)  # the loop is stuck: the check wakes up late
+        await real_sleep(0)
+
+    failures: list[str] = []
+    consumer = _watching_consumer(failures)
+    monkeypatch.setattr(consumers.asyncio, "sleep", late_then_on_time)
+    asyncio.run(consumer._watch_layer(0.05))
+    # Three late wake-ups passed without a verdict; the first on time failed the layer.
+    assert len(wakes) == 4
+    assert failures == ["no probe came back through the channel layer in 0.1 s"]

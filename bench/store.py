@@ -104,17 +104,16 @@ def figure(
     target: float | None = None,
     detail: str | None = None,
 ) -> dict[str, Any]:
-    """One figure of the JSON report (the contract of ``bench/run.py``)."""
-    return {
-        "value": round(value, 3),
-        "unit": unit,
-        "baseline": None
-        if baseline is None
-        else {"name": baseline[0], "value": round(baseline[1], 3)},
-        "target": None if target is None else f">= {target:g}",
-        "met": None if target is None else value >= target,
-        "detail": detail,
-    }
+    """One figure of the JSON report (``bench.run.figure``), rounded; ``target`` a minimum."""
+    from bench.run import figure as contract_figure
+
+    return contract_figure(
+        round(value, 3),
+        unit,
+        None if baseline is None else (baseline[0], round(baseline[1], 3)),
+        None if target is None else f">= {target:g}",
+        detail,
+    )
 
 
 def report(results: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:

@@ -54,16 +54,3 @@ def test_rates_rise_until_a_failure_then_bisect():
 
 def test_missing_sequences_counts_the_range_inclusively():
     assert bench.missing_sequences({2, 3, 5}, 1, 6) == 3
-
-
-def test_a_figure_has_the_contract_fields():
-    assert bench.figure(
-        0.9, "ratio", ("raw", 100.0), ">= 0.8", True, "median of 3"
-    ) == {
-        "value": 0.9,
-        "unit": "ratio",
-        "baseline": {"name": "raw", "value": 100.0},
-        "target": ">= 0.8",
-        "met": True,
-        "detail": "median of 3",
-    }

@@ -226,9 +226,10 @@ class MessageManager(models.Manager["Message"]):
     def append_many(self, envelopes: Sequence[Envelope]) -> list[Message]:
         """Store several messages in one transaction, one sequence allocation per category.
 
-        On PostgreSQL (psycopg 3) the whole batch is one pipelined round trip: one
-        ``INSERT ... SELECT FROM unnest(...)`` per category, counters locked in category
-        order (so two batches never deadlock). Messages already stored with the same ``message_id`` and content are returned, not
+        On PostgreSQL (psycopg 3) the whole batch is one pipelined round trip: the counters
+        of its categories locked in category order (so two batches never deadlock), then
+        one ``INSERT ... SELECT FROM unnest(...)`` storing every row in the order given.
+        Messages already stored with the same ``message_id`` and content are returned, not
         stored again (see ``append``).
         """
         alias = router.db_for_write(self.model)

@@ -1,4 +1,5 @@
-"""The database of a benchmark: a PostgreSQL database of its own, created and migrated."""
+"""The set-up the benchmarks share: a PostgreSQL database of their own, created and
+migrated, and the environment of the demo server they start."""
 
 from __future__ import annotations
 
@@ -41,3 +42,24 @@ def reset(connection: Any) -> None:
             f"TRUNCATE {Message._meta.db_table}, {CategorySequence._meta.db_table} "
             f"RESTART IDENTITY"
         )
+
+
+def server_environment(
+    database_url: str, redis_url: str, name: str, pool_size: int
+) -> dict[str, str]:
+    """The environment of a demo server (``project.settings``) started by benchmark ``name``.
+
+    Pub/sub channels are server-wide, whatever the Redis database: the channel prefix is
+    the benchmark's and its process's own, so no other run's messages reach it.
+    """
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DJANGO_DEBUG": "0",
+        "DEMO_BACKGROUND_THREADS": "0",
+        "PYTHONPATH": str(ROOT),
+        "CHANNEL_LAYER_PREFIX": f"opsmessaging-{name}{os.getpid()}",
+        "DATABASE_POOL_SIZE": str(pool_size),
+    }

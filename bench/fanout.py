@@ -364,7 +364,9 @@ class Server:
                 )
         self.log = log
         deadline = time.monotonic() + 60
-        while not self._answers():
+        from tests.live import answers
+
+        while not answers(self.address):
             if self.popen.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{app} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
@@ -372,20 +374,6 @@ class Server:
     @property
     def pid(self) -> int:
         return self.popen.pid
-
-    def _answers(self) -> bool:
-        import http.client
-
-        host, port = self.address.split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=2)
-        try:
-            connection.request("GET", "/api/opsmessaging/compatibility/")
-            connection.getresponse().read()
-        except OSError:
-            return False
-        finally:
-            connection.close()
-        return True
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -808,17 +796,10 @@ def _round(value: float | None) -> float | None:
 
 
 def _environment(database_url: str, redis_url: str) -> dict[str, str]:
+    from bench.database import server_environment
+
     return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DJANGO_DEBUG": "0",
-        "DEMO_BACKGROUND_THREADS": "0",
-        "PYTHONPATH": str(ROOT),
-        # Pub/sub channels are server-wide: none of another run's messages.
-        "CHANNEL_LAYER_PREFIX": f"opsmessaging-bench-fanout{os.getpid()}",
-        "DATABASE_POOL_SIZE": "10",
+        **server_environment(database_url, redis_url, "bench-fanout", 10),
         "OPSMESSAGING_NODE_NAME": "bench-fanout@loopback",
     }
 

@@ -508,19 +508,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     connection.close()
     work = Path(args.work or tempfile.mkdtemp(prefix="opsmessaging-soak-"))
     work.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DJANGO_DEBUG": "0",
-        "DEMO_BACKGROUND_THREADS": "0",
-        "PYTHONPATH": str(ROOT),
-        # Pub/sub channels are server-wide: none of another run's messages, whatever
-        # database it uses.
-        "CHANNEL_LAYER_PREFIX": f"opsmessaging-soak{os.getpid()}",
-        "DATABASE_POOL_SIZE": str(args.pool_size),
-    }
+    env = database.server_environment(database_url, redis_url, "soak", args.pool_size)
     web = WebNode(
         "soak-web",
         {**env, "OPSMESSAGING_NODE_NAME": "soak-web@loopback"},

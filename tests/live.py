@@ -131,6 +131,20 @@ def run_in_other_process(code: str) -> str:
     return done.stdout
 
 
+def answers(address: str) -> bool:
+    """Tell whether the server at ``host:port`` answers an HTTP request (any status)."""
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=2)
+    try:
+        connection.request("GET", "/api/opsmessaging/compatibility/")
+        connection.getresponse().read()
+    except OSError:
+        return False
+    finally:
+        connection.close()
+    return True
+
+
 class WebNode:
     """A uvicorn process serving the demo (``project.asgi``) on a free loopback port.
 
@@ -201,16 +215,7 @@ class WebNode:
 
     def answers(self) -> bool:
         """Tell whether the server answers an HTTP request (with any status)."""
-        host, port = self.address.split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=2)
-        try:
-            connection.request("GET", "/api/opsmessaging/compatibility/")
-            connection.getresponse().read()
-        except OSError:
-            return False
-        finally:
-            connection.close()
-        return True
+        return answers(self.address)
 
     def kill(self) -> None:
         """Kill the server at once (SIGKILL: no clean shutdown, like a crashed node)."""

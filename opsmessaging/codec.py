@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
 from opsmessaging.conf import conf
+from opsmessaging.envelope import compact_json
 from opsmessaging.exceptions import OpsMessagingError
 from opsmessaging.integrity import derived_key
 
@@ -56,7 +57,7 @@ def encode(
     """
     encrypt = category in conf.ENCRYPTED_CATEGORIES
     if text is None:
-        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        text = compact_json(payload)
     raw = text.encode()
     threshold = conf.COMPRESS_MIN_BYTES
     compress = bool(threshold) and len(raw) >= threshold

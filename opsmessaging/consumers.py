@@ -47,8 +47,9 @@ from django.db.models import Q
 from opsmessaging import fanout
 from opsmessaging.categories import Category, group_name, parse_category, validate_topic
 from opsmessaging.conf import conf
+from opsmessaging.envelope import compact_json
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.fanout import LiveMessage, dumps, live_message
+from opsmessaging.fanout import LiveMessage, live_message
 from opsmessaging.helpers import is_node_name
 from opsmessaging.models import Message
 from opsmessaging.permissions import can_view_category
@@ -101,7 +102,9 @@ class Subscription:
 
     def __post_init__(self) -> None:
         self.frame_head = (
-            '{"type":"message","subscription":' + dumps(self.describe()) + ',"message":'
+            '{"type":"message","subscription":'
+            + compact_json(self.describe())
+            + ',"message":'
         )
 
     @property
@@ -679,4 +682,4 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
-        return dumps(content)
+        return compact_json(content)

@@ -104,7 +104,7 @@ class Envelope:
         if errors:
             raise InvalidMessage(errors)
         data = payload.to_json()
-        text = payload_text(data)
+        text = compact_json(data)
         _check_size(len(text.encode()))
         schema.validate_json(payload_type.name, payload_type.version, data)
         envelope = cls(
@@ -131,7 +131,7 @@ class Envelope:
     @cached_property
     def payload_json(self) -> str:
         """The payload as compact JSON text (as stored and as its size is measured)."""
-        return payload_text(self.payload)
+        return compact_json(self.payload)
 
     def to_wire(
         self,
@@ -179,14 +179,15 @@ class Envelope:
         )
 
 
-def payload_text(data: dict[str, Any]) -> str:
-    """Return a JSON payload as compact JSON text."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+def compact_json(content: Any) -> str:
+    """Return ``content`` as compact UTF-8 JSON text: how payloads are stored and measured,
+    and how the WebSocket endpoint and the API's exports write JSON."""
+    return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
 def check_payload_size(data: dict[str, Any]) -> int:
     """Return the payload's encoded size, or raise ``InvalidMessage`` if over the limit."""
-    return _check_size(len(payload_text(data).encode()))
+    return _check_size(len(compact_json(data).encode()))
 
 
 def _check_size(size: int) -> int:

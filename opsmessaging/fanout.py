@@ -17,7 +17,6 @@ without creating and closing event loops per call.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import threading
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from opsmessaging.categories import group_name
 from opsmessaging.conf import conf
+from opsmessaging.envelope import compact_json
 from opsmessaging.severity import normalise_severity
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class LiveMessage(TypedDict):
     originating_node: str
     #: The severity number (``Severity``), or None.
     severity: int | None
-    #: The wire form (``Message.to_wire()``) rendered by ``dumps``.
+    #: The wire form (``Message.to_wire()``) rendered by ``compact_json``.
     wire: str
 
 
@@ -198,11 +198,6 @@ def get_layer() -> ChannelLayer | None:
     return get_channel_layer()
 
 
-def dumps(content: Any) -> str:
-    """Render ``content`` as the WebSocket endpoint's JSON text (compact, UTF-8)."""
-    return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
-
-
 def live_message(wire: Mapping[str, Any]) -> LiveMessage:
     """Return the ``LiveMessage`` of a message's wire form (rendering it once)."""
     severity = wire["severity"]
@@ -213,7 +208,7 @@ def live_message(wire: Mapping[str, Any]) -> LiveMessage:
         "source_node": wire["source_node"],
         "originating_node": wire["originating_node"],
         "severity": None if severity is None else int(normalise_severity(severity)),
-        "wire": dumps(wire),
+        "wire": compact_json(wire),
     }
 
 

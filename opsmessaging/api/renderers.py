@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
 
 from opsmessaging import cloudevents
-from opsmessaging.envelope import WIRE_FIELDS
+from opsmessaging.envelope import WIRE_FIELDS, compact_json
 
 
 def _messages(data: Any) -> list[Mapping[str, Any]]:
@@ -53,7 +52,7 @@ class MessageCSVRenderer(BaseRenderer):
         for message in _messages(data):
             writer.writerow(
                 [
-                    json.dumps(message[name], separators=(",", ":"), ensure_ascii=False)
+                    compact_json(message[name])
                     if name == "payload"
                     else _cell(message[name])
                     for name in WIRE_FIELDS
@@ -76,7 +75,7 @@ class _CloudEventsRenderer(BaseRenderer):
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         events = self.events(data)
-        return json.dumps(events, separators=(",", ":"), ensure_ascii=False).encode()
+        return compact_json(events).encode()
 
 
 class CloudEventRenderer(_CloudEventsRenderer):

@@ -232,8 +232,9 @@ class Workloads:
         import psycopg
         from django.db import connection
 
-        from opsmessaging import pubsub
-        from opsmessaging.models import _COLUMNS, Message
+        from opsmessaging import builders, pubsub
+        from opsmessaging.models import Message
+        from opsmessaging.store import COLUMNS
 
         self.connection = connection
         self.pubsub = pubsub
@@ -241,17 +242,17 @@ class Workloads:
             url.replace("postgres://", "postgresql://", 1), autocommit=True
         )
         # The row the broadcast stores, as the raw baseline writes it.
-        envelope = pubsub._health_update(COMPONENT, STATUS, DETAILS)
+        envelope = builders.health_update(COMPONENT, STATUS, DETAILS)
         message = Message.from_envelope(envelope, 0)
-        self.row = {column: getattr(message, column) for column in _COLUMNS}
+        self.row = {column: getattr(message, column) for column in COLUMNS}
         self.payload_json = json.dumps(
             message.payload, separators=(",", ":"), ensure_ascii=False
         )
         self.payload_bytes = len(self.payload_json.encode())
-        columns = [*_COLUMNS, "sequence", "payload"]
+        columns = [*COLUMNS, "sequence", "payload"]
         self.insert = (
             f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}, %s, %s::jsonb)"
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s, %s::jsonb)"
         )
 
     def empty(self) -> None:

@@ -28,8 +28,8 @@ from opsmessaging import alerting, nodes
 from opsmessaging.catalogue import all_types
 from opsmessaging.catalogue.alerts import SystemAlert
 from opsmessaging.categories import Category
+from opsmessaging.compatibility import compatibility_status
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import format_timestamp
 from opsmessaging.models import Message, Node
 from opsmessaging.permissions import (
     can_view_category,
@@ -37,7 +37,7 @@ from opsmessaging.permissions import (
     viewable_categories,
 )
 from opsmessaging.severity import Severity
-from opsmessaging.status import compatibility_status
+from opsmessaging.timestamps import format_timestamp
 
 #: The changelist counts at most this many rows (then shows that many pages).
 COUNT_CAP = 10_000

@@ -22,9 +22,9 @@ from opsmessaging.catalogue import alerts
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import format_timestamp
 from opsmessaging.models import CategorySequence, Message
 from opsmessaging.permissions import can_add_category, can_view_category
+from opsmessaging.timestamps import format_timestamp
 
 ACK_NOTE_MAX_LENGTH = 1000
 #: Acknowledged alerts listed by ``alert_board``.

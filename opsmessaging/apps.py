@@ -1,6 +1,14 @@
+"""The app's configuration: ``ready()`` registers the checks and connects every receiver.
+
+Every receiver of the app is connected here, in one order, each with a ``dispatch_uid``;
+the imports are in ``ready()`` because this module loads before the app registry is.
+"""
+
 from __future__ import annotations
 
-from django.apps import AppConfig
+from importlib.util import find_spec
+
+from django.apps import AppConfig, apps
 
 
 class OpsMessagingConfig(AppConfig):
@@ -10,19 +18,29 @@ class OpsMessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from opsmessaging import checks  # noqa: F401  (registers the system checks)
-        from opsmessaging.capture import connect
+        from opsmessaging.capture import failures
 
-        connect()
-        self._connect_celery()
+        failures.connect()
+        if apps.is_installed("django.contrib.auth"):
+            from opsmessaging.capture import logins
+
+            logins.connect()
+        if apps.is_installed("django.contrib.admin"):
+            from opsmessaging.capture import admin
+
+            admin.connect()
+        if find_spec("celery") is not None:
+            self._connect_celery()
 
     def _connect_celery(self) -> None:
-        """Stamp our tasks' send time, and heartbeat worker and beat processes."""
-        try:
-            from celery import signals
-        except ImportError:  # Celery is optional: without it there is no schedule
-            return
-        from opsmessaging import nodes, tasks
+        """Capture workers' lifecycle and task failures, stamp our tasks' send time, and
+        heartbeat worker and beat processes (in that order on each signal)."""
+        from celery import signals
 
+        from opsmessaging import nodes, tasks
+        from opsmessaging.capture import celery
+
+        celery.connect()
         signals.before_task_publish.connect(
             tasks.stamp_sent_at, dispatch_uid="opsmessaging.stamp_sent_at"
         )

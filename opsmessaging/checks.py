@@ -14,7 +14,8 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from opsmessaging.categories import Category
 from opsmessaging.conf import DEFAULTS, log_level_number
-from opsmessaging.helpers import is_node_name
+from opsmessaging.models import Message
+from opsmessaging.nodenames import is_node_name
 
 _INTERVALS = ("HEALTH_BROADCAST_INTERVAL", "METRICS_BROADCAST_INTERVAL")
 _API_SIZES = ("API_PAGE_SIZE", "API_MAX_PAGE_SIZE", "API_MAX_BATCH_SIZE")
@@ -199,8 +200,6 @@ def _check_outages(user: dict[str, Any]) -> list[CheckMessage]:
 
 def _check_connect_timeout() -> list[CheckMessage]:
     from django.db import connections, router
-
-    from opsmessaging.models import Message
 
     alias = router.db_for_write(Message)
     database = connections.settings.get(alias, {})

@@ -8,20 +8,16 @@ first key of ``ENCRYPTION_KEYS`` encrypts, every key decrypts, so keys rotate.
 
 from __future__ import annotations
 
-import base64
 import json
 import zlib
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from django.conf import settings
 
 from opsmessaging.conf import conf
-from opsmessaging.envelope import compact_json
 from opsmessaging.exceptions import OpsMessagingError
-from opsmessaging.integrity import derived_key
+from opsmessaging.keys import encryption_keys
 
-ENCRYPTION_SALT = b"opsmessaging.encryption.v1"
 JSON = "json"
 ZLIB = "zlib"
 FERNET = "fernet"
@@ -30,18 +26,14 @@ ENCODINGS = (JSON, ZLIB, FERNET, ZLIB_FERNET)
 ENCRYPTED_ENCODINGS = (FERNET, ZLIB_FERNET)
 
 
+def compact_json(content: Any) -> str:
+    """Return ``content`` as compact UTF-8 JSON text: how payloads are stored and measured,
+    and how the WebSocket endpoint and the API's exports write JSON."""
+    return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+
+
 class UnreadablePayload(OpsMessagingError):
     """Raised when a stored payload cannot be decoded (no key decrypts it, or corrupt)."""
-
-
-def encryption_keys() -> list[bytes]:
-    """Return the Fernet keys, current first: ``ENCRYPTION_KEYS``, else derived from
-    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``."""
-    configured = conf.ENCRYPTION_KEYS
-    if configured:
-        return [str(k).encode() for k in configured]
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [base64.urlsafe_b64encode(derived_key(s, ENCRYPTION_SALT)) for s in secrets]
 
 
 def fernet() -> MultiFernet:

@@ -55,7 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "CAPTURE_ACCESS_VIOLATIONS": True,
     # Admin LogEntry rows -> AdminAction.
     "CAPTURE_ADMIN": True,
-    # Saves and deletes of models registered with opsmessaging.audit.register -> DataChange.
+    # Saves and deletes of models registered with opsmessaging.audit_trail.register -> DataChange.
     "CAPTURE_DATA_CHANGES": True,
     # OpsMessagingHandler: records at or above the level -> LogEntry; at most LOG_RATE_LIMIT
     # records per LOG_RATE_WINDOW milliseconds, the rest counted in a LogSummary.

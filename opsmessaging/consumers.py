@@ -32,37 +32,31 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-import weakref
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import DatabaseError
-from django.db.models import Q
 
-from opsmessaging import fanout
-from opsmessaging.categories import Category, group_name, parse_category, validate_topic
+from opsmessaging import fanout, protocol
+from opsmessaging.categories import Category, group_name
+from opsmessaging.codec import compact_json
 from opsmessaging.conf import conf
-from opsmessaging.envelope import compact_json
-from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.fanout import LiveMessage, live_message
-from opsmessaging.helpers import is_node_name
-from opsmessaging.models import Message
 from opsmessaging.permissions import can_view_category
+from opsmessaging.protocol import CLOSE_LAYER_UNAVAILABLE, CLOSE_NOT_AUTHENTICATED
 from opsmessaging.retention import first_kept_sequence, last_sequence
-from opsmessaging.severity import Severity, normalise_severity
+from opsmessaging.subscriptions import (
+    FrameError,
+    Subscription,
+    parse_subscription,
+    run_in_thread,
+    shared_last_sequence,
+    stored_messages,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-#: Close codes: 4401 not authenticated; 4503 the channel layer failed (reconnect later and
-#: resubscribe with ``since``).
-CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_LAYER_UNAVAILABLE = 4503
 
 #: Queued after the last frame of a connection that must close (see ``_layer_failed``).
 _CLOSE: dict[str, Any] = {"type": "close"}
@@ -71,168 +65,6 @@ PROBE_EVENT = "opsmessaging.probe"
 #: Channel-layer events whose handlers use no database connection of their own (store
 #: reads go through ``database_sync_to_async``, which closes stale connections itself).
 _LIVE_EVENTS = frozenset({fanout.MESSAGES_EVENT, fanout.MESSAGE_EVENT, PROBE_EVENT})
-
-
-class FrameError(Exception):
-    """Raised when a client frame is refused; becomes an ``error`` frame."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass
-class Subscription:
-    """One subscription of a connection and how far it has got in its category."""
-
-    category: Category
-    topic: str | None
-    node: str | None = None
-    min_severity: Severity | None = None
-    #: The category sequence up to which every matching message has been handed out.
-    reached: int = 0
-    replaying: bool = False
-    #: Live messages of its category handed to it, and that count at the last store check.
-    live: int = 0
-    live_at_check: int = 0
-    buffer: list[LiveMessage] = field(default_factory=list)
-    #: A ``message`` frame's text up to the message (see ``frame``).
-    frame_head: str = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.frame_head = (
-            '{"type":"message","subscription":'
-            + compact_json(self.describe())
-            + ',"message":'
-        )
-
-    @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.category.value, self.topic)
-
-    def describe(self) -> dict[str, Any]:
-        return {"category": self.category.value, "topic": self.topic}
-
-    def frame(self, message: LiveMessage) -> str:
-        """Return the text of the ``message`` frame of ``message``: exactly the JSON of
-        ``{"type": "message", "subscription": describe(), "message": <wire form>}``."""
-        return self.frame_head + message["wire"] + "}"
-
-    def matches(self, message: LiveMessage) -> bool:
-        if self.topic is not None and message["topic"] != self.topic:
-            return False
-        if self.node is not None and self.node not in (
-            message["node"],
-            message["source_node"],
-            message["originating_node"],
-        ):
-            return False
-        if self.min_severity is not None:
-            severity = message["severity"]
-            return severity is not None and severity >= self.min_severity
-        return True
-
-    def query(self) -> Q:
-        """The store condition of this subscription (without the sequence range)."""
-        condition = Q(category=self.category.value)
-        if self.topic is not None:
-            condition &= Q(topic=self.topic)
-        if self.node is not None:
-            condition &= (
-                Q(node=self.node)
-                | Q(source_node=self.node)
-                | Q(originating_node=self.node)
-            )
-        if self.min_severity is not None:
-            condition &= Q(severity__gte=int(self.min_severity))
-        return condition
-
-
-async def _db(function: Callable[..., T], *args: Any) -> T:
-    """Run a database function off the event loop (closing stale connections first)."""
-    return await database_sync_to_async(function)(*args)  # type: ignore[no-any-return]
-
-
-def _stored(
-    sub: Subscription, after: int, upto: int | None, limit: int
-) -> list[LiveMessage]:
-    rows = Message.objects.filter(sub.query(), sequence__gt=after)
-    if upto is not None:
-        rows = rows.filter(sequence__lte=upto)
-    return [live_message(m.to_wire()) for m in rows.order_by("sequence")[:limit]]
-
-
-class _HighWaters:
-    """The category sequences read for the store checks, shared by the connections of
-    one event loop: a hundred connections checking each second cost one query per
-    category per ``max_age``, not a hundred."""
-
-    def __init__(self) -> None:
-        #: category -> (when the read started, monotonic; the read).
-        self.reads: dict[Category, tuple[float, asyncio.Future[int]]] = {}
-
-    async def get(self, category: Category, max_age: float) -> int:
-        """Return the category's last sequence as read at most ``max_age`` s ago."""
-        now = time.monotonic()
-        read = self.reads.get(category)
-        if (
-            read is None
-            or now - read[0] > max_age
-            or (read[1].done() and (read[1].cancelled() or read[1].exception()))
-        ):
-            future = asyncio.ensure_future(_db(last_sequence, category))
-            read = self.reads[category] = (now, future)
-        return await asyncio.shield(read[1])
-
-
-_high_waters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _HighWaters] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def _high_water(category: Category, max_age: float) -> int:
-    """Return the category's last sequence, read at most ``max_age`` s ago on this loop."""
-    loop = asyncio.get_running_loop()
-    shared = _high_waters.get(loop)
-    if shared is None:
-        shared = _high_waters[loop] = _HighWaters()
-    return await shared.get(category, max_age)
-
-
-def _parse_subscription(content: Mapping[str, Any]) -> tuple[Subscription, int | None]:
-    try:
-        category = parse_category(content.get("category"))
-        topic = content.get("topic")
-        if topic is not None:
-            validate_topic(topic)
-    except InvalidMessage as exc:
-        code = "unknown_category" if "category" in exc.errors else "invalid_topic"
-        raise FrameError(code, str(exc)) from None
-    since = content.get("since")
-    if since is not None and (
-        isinstance(since, bool) or not isinstance(since, int) or since < 0
-    ):
-        raise FrameError(
-            "invalid_since", f"since must be a sequence number >= 0, not {since!r}"
-        )
-    filters = content.get("filters") or {}
-    if not isinstance(filters, Mapping) or set(filters) - {"node", "severity"}:
-        raise FrameError(
-            "invalid_filters",
-            "filters is an object with optional 'node' and 'severity'",
-        )
-    node = filters.get("node")
-    if node is not None and not is_node_name(node):
-        raise FrameError(
-            "invalid_filters", f"filters.node: {node!r} is not a node name"
-        )
-    severity = filters.get("severity")
-    try:
-        min_severity = None if severity is None else normalise_severity(severity)
-    except InvalidMessage as exc:
-        raise FrameError("invalid_filters", f"filters.{exc}") from None
-    return Subscription(category, topic, node, min_severity), since
 
 
 class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -260,7 +92,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated:
             await self.send_json(
                 {
-                    "type": "error",
+                    "type": protocol.ERROR,
                     "code": "not_authenticated",
                     "detail": "Log in (session cookie) or send 'Authorization: Token <key>'.",
                 }
@@ -342,20 +174,20 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             logger.warning("A WebSocket request failed on the store: %r", exc)
             await self._control(
                 {
-                    "type": "error",
+                    "type": protocol.ERROR,
                     "code": "store_unavailable",
                     "detail": "the message store cannot be reached; try again shortly",
                 }
             )
         except FrameError as exc:
             await self._control(
-                {"type": "error", "code": exc.code, "detail": exc.detail}
+                {"type": protocol.ERROR, "code": exc.code, "detail": exc.detail}
             )
 
     async def _dispatch(self, content: dict[str, Any]) -> None:
         action = content.get("action")
         if action == "ping":
-            await self._control({"type": "pong"})
+            await self._control({"type": protocol.PONG})
         elif action == "subscribe":
             await self._subscribe(content)
         elif action == "unsubscribe":
@@ -367,8 +199,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             )
 
     async def _subscribe(self, content: dict[str, Any]) -> None:
-        sub, since = _parse_subscription(content)
-        if not await _db(can_view_category, self.scope["user"], sub.category):
+        sub, since = parse_subscription(content)
+        if not await run_in_thread(can_view_category, self.scope["user"], sub.category):
             raise FrameError(
                 "forbidden", f"you may not view the '{sub.category.value}' category"
             )
@@ -388,20 +220,20 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.subscriptions[sub.key] = sub
         try:
             # Read after joining the group: anything committed later arrives live.
-            high_water = await _db(last_sequence, sub.category)
+            high_water = await run_in_thread(last_sequence, sub.category)
         except DatabaseError:
             self._drop(sub.key)
             await self._leave_if_unused(sub.category)
             raise
         frame: dict[str, Any] = {
-            "type": "subscribed",
+            "type": protocol.SUBSCRIBED,
             **sub.describe(),
             "since": since,
             "last_sequence": high_water,
         }
         if since is not None:
             # Committed in order: everything up to last_sequence is visible now.
-            first = await _db(first_kept_sequence, sub.category)
+            first = await run_in_thread(first_kept_sequence, sub.category)
             if since + 1 < first:
                 frame["pruned"] = {"first_available_sequence": first}
         await self._control(frame)
@@ -418,7 +250,9 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         cursor = since
         while self.subscriptions.get(sub.key) is sub:
             try:
-                rows = await _db(_stored, sub, cursor, high_water, conf.WS_REPLAY_BATCH)
+                rows = await run_in_thread(
+                    stored_messages, sub, cursor, high_water, conf.WS_REPLAY_BATCH
+                )
             except DatabaseError as exc:
                 logger.warning("Replay of %s failed on the store: %r", sub.key, exc)
                 await self._interrupt(sub, "the message store cannot be reached")
@@ -438,11 +272,11 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 return
 
     async def _unsubscribe(self, content: dict[str, Any]) -> None:
-        sub, _ = _parse_subscription({k: content.get(k) for k in ("category", "topic")})
+        sub, _ = parse_subscription({k: content.get(k) for k in ("category", "topic")})
         if self._drop(sub.key) is None:
             raise FrameError("not_subscribed", f"no subscription to {sub.describe()}")
         await self._leave_if_unused(sub.category)
-        await self._control({"type": "unsubscribed", **sub.describe()})
+        await self._control({"type": protocol.UNSUBSCRIBED, **sub.describe()})
 
     def _drop(self, key: tuple[str, str | None]) -> Subscription | None:
         replay = self.replays.pop(key, None)
@@ -506,7 +340,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Hand out the stored messages of ``sub`` after what it reached, up to ``upto``."""
         while sub.reached < upto:
             batch = conf.WS_REPLAY_BATCH
-            rows = await _db(_stored, sub, sub.reached, upto, batch)
+            rows = await run_in_thread(stored_messages, sub, sub.reached, upto, batch)
             for row in rows:
                 # Another task may have moved on while the query ran.
                 if row["sequence"] > sub.reached and not self._emit(sub, row):
@@ -537,14 +371,14 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 quiet.append(sub)
             sub.live_at_check = sub.live
         for category in {s.category for s in quiet}:
-            high_water = await _high_water(category, max_age)
+            last = await shared_last_sequence(category, max_age)
             for sub in quiet:
                 if (
                     sub.category == category
                     and self.subscriptions.get(sub.key) is sub
                     and not sub.replaying
                 ):
-                    await self._catch_up(sub, high_water)
+                    await self._catch_up(sub, last)
 
     async def _watch_layer(self, interval: float) -> None:
         """Send this connection a probe through the channel layer at every interval.
@@ -610,7 +444,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self._drop(sub.key)
         await self._control(
             {
-                "type": "resume",
+                "type": protocol.RESUME,
                 **sub.describe(),
                 "last_sequence": sub.reached,
                 "detail": f"{why}; subscribe again with since=last_sequence",
@@ -647,7 +481,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         # Sent once the queued messages are out, so it follows the last message it names.
         self.notices.append(
             {
-                "type": "behind",
+                "type": protocol.BEHIND,
                 **sub.describe(),
                 "last_sequence": sub.reached,
                 "detail": "you fell behind; subscribe again with since=last_sequence",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -11,21 +10,22 @@ from typing import Any
 from opsmessaging import schema
 from opsmessaging.catalogue import Payload, get_type
 from opsmessaging.categories import Category, parse_category, validate_topic
+from opsmessaging.codec import compact_json
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import (
+from opsmessaging.nodenames import (
     NODE_FIELDS,
-    format_timestamp,
     generate_message_id,
     is_node_name,
-    parse_timestamp,
     this_node,
 )
 from opsmessaging.severity import Severity, severity_label
+from opsmessaging.timestamps import format_timestamp, parse_timestamp
 
-#: Keys of the wire form, in order.
-WIRE_FIELDS = (
-    "id",
+#: The envelope's own fields, in order: what is signed (with the payload), what the store
+#: keeps in a column each, and the wire form's keys between ``id`` and ``sequence``. The
+#: ``Envelope`` dataclass below declares them in this order (a test holds it so).
+HEADER_FIELDS = (
     "message_id",
     "category",
     "topic",
@@ -37,10 +37,9 @@ WIRE_FIELDS = (
     "originating_node",
     "timestamp",
     "severity",
-    "sequence",
-    "payload",
-    "signature_valid",
 )
+#: Keys of the wire form, in order.
+WIRE_FIELDS = ("id", *HEADER_FIELDS, "sequence", "payload", "signature_valid")
 
 
 @dataclass(frozen=True)
@@ -144,6 +143,15 @@ class Envelope:
         from the store."""
         return {
             "id": id,
+            **self.header(),
+            "sequence": sequence,
+            "payload": self.payload,
+            "signature_valid": signature_valid,
+        }
+
+    def header(self) -> dict[str, Any]:
+        """Return the ``HEADER_FIELDS`` as JSON values (the wire form's and the signed)."""
+        return {
             "message_id": self.message_id,
             "category": self.category.value,
             "topic": self.topic,
@@ -155,9 +163,6 @@ class Envelope:
             "originating_node": self.originating_node,
             "timestamp": format_timestamp(self.timestamp),
             "severity": severity_label(self.severity),
-            "sequence": sequence,
-            "payload": self.payload,
-            "signature_valid": signature_valid,
         }
 
     @classmethod
@@ -177,12 +182,6 @@ class Envelope:
             severity=None if severity is None else Severity[str(severity).upper()],
             payload=data["payload"],
         )
-
-
-def compact_json(content: Any) -> str:
-    """Return ``content`` as compact UTF-8 JSON text: how payloads are stored and measured,
-    and how the WebSocket endpoint and the API's exports write JSON."""
-    return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
 def check_payload_size(data: dict[str, Any]) -> int:

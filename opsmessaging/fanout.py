@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from opsmessaging.categories import group_name
+from opsmessaging.codec import compact_json
 from opsmessaging.conf import conf
-from opsmessaging.envelope import compact_json
 from opsmessaging.severity import normalise_severity
 
 if TYPE_CHECKING:

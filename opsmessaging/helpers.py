@@ -1,124 +1,44 @@
-"""Node fields, millisecond UTC timestamps, validation, cluster context and ids.
+"""The original's operational-message helpers, in one public module.
 
-The Python side of the original's ``OperationalMessageHelpers``.
+Node fields and ids live in ``opsmessaging.nodenames``, timestamps in
+``opsmessaging.timestamps``; this module re-exports them beside the validators and the
+cluster context (which reads the node registry, so it sits above the store).
 """
 
 from __future__ import annotations
 
-import base64
-import os
-import re
-import secrets
-import socket
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, datetime
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from opsmessaging.conf import conf
 from opsmessaging.exceptions import (
     InvalidMessage,
     InvalidNodeFields,
     InvalidTimestamp,
     MissingFields,
 )
-
-NODE_FIELDS = ("node", "source_node", "originating_node")
-# The real class, even where tests replace ``datetime`` to fake now().
-_DATETIME = datetime
-NODE_NAME_MAX_LENGTH = 255
-#: A node name, ``name`` or ``name@host`` (also published in the JSON Schemas).
-NODE_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(@[A-Za-z0-9_][A-Za-z0-9_.\-]*)?$"
-_NODE_RE = re.compile(NODE_NAME_PATTERN)
-_HOST_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
-
-
-def default_node_name() -> str:
-    """Return ``django@<hostname>``, the node name used when ``NODE_NAME`` is not set."""
-    host = _HOST_UNSAFE.sub("-", socket.gethostname()) or "localhost"
-    return f"django@{host}"
-
-
-def this_node() -> str:
-    """Return this node's name: ``OPSMESSAGING["NODE_NAME"]`` or ``django@<hostname>``."""
-    return conf.NODE_NAME or default_node_name()
-
-
-def _option(opts: Mapping[str, Any] | None, name: str) -> str:
-    if opts is not None and not isinstance(opts, Mapping):
-        raise InvalidMessage(f"must be a mapping, got {type(opts).__name__}", "opts")
-    value = (opts or {}).get(name)
-    # Not coerced: a bad value (an int, "") must reach validation and be refused there.
-    return this_node() if value is None else cast(str, value)
-
-
-def get_node(opts: Mapping[str, Any] | None = None) -> str:
-    """Return ``opts["node"]`` when given, else this node's name."""
-    return _option(opts, "node")
-
-
-def get_source_node(opts: Mapping[str, Any] | None = None) -> str:
-    """Return ``opts["source_node"]`` when given, else this node's name."""
-    return _option(opts, "source_node")
-
-
-def get_originating_node(opts: Mapping[str, Any] | None = None) -> str:
-    """Return ``opts["originating_node"]`` when given, else this node's name."""
-    return _option(opts, "originating_node")
-
-
-def is_node_name(value: object) -> bool:
-    """Tell whether ``value`` is a legal node name (``name`` or ``name@host``)."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= NODE_NAME_MAX_LENGTH
-        and _NODE_RE.match(value) is not None
-    )
-
-
-def current_timestamp() -> datetime:
-    """Return the current UTC time as an aware datetime truncated to milliseconds."""
-    return truncate_to_milliseconds(datetime.now(UTC))
-
-
-def truncate_to_milliseconds(value: datetime) -> datetime:
-    """Return ``value`` in UTC with its microseconds truncated to whole milliseconds."""
-    if not isinstance(value, _DATETIME):
-        raise InvalidTimestamp(
-            f"must be a datetime, got {type(value).__name__}", "timestamp"
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidTimestamp(
-            "naive datetime: give an aware datetime (UTC)", "timestamp"
-        )
-    try:
-        value = value.astimezone(UTC)
-    except OverflowError:
-        raise InvalidTimestamp(
-            f"{value!r} is out of range in UTC", "timestamp"
-        ) from None
-    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
-
-
-def format_timestamp(value: datetime) -> str:
-    """Return the wire form of a datetime: RFC 3339, UTC, three fractional digits, ``Z``."""
-    value = truncate_to_milliseconds(value)
-    # isoformat, unlike strftime("%Y"), writes years before 1000 with four digits.
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
-
-
-def parse_timestamp(value: str, field: str = "timestamp") -> datetime:
-    """Parse an RFC 3339 timestamp with an offset into an aware UTC datetime (ms)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise InvalidTimestamp(
-            f"{value!r} is not an RFC 3339 timestamp", field
-        ) from None
-    if parsed.tzinfo is None:
-        raise InvalidTimestamp(f"{value!r} has no UTC offset", field)
-    return truncate_to_milliseconds(parsed)
+from opsmessaging.models import Node
+from opsmessaging.nodenames import (
+    NODE_FIELDS,
+    NODE_NAME_MAX_LENGTH,
+    NODE_NAME_PATTERN,
+    default_node_name,
+    generate_hex_id,
+    generate_message_id,
+    generate_operational_id,
+    get_node,
+    get_originating_node,
+    get_source_node,
+    is_node_name,
+    this_node,
+)
+from opsmessaging.timestamps import (
+    current_timestamp,
+    format_timestamp,
+    parse_timestamp,
+    truncate_to_milliseconds,
+)
 
 
 def _as_mapping(message: object) -> Mapping[str, Any]:
@@ -193,16 +113,7 @@ def cluster_context() -> dict[str, Any]:
 
     ``connected_nodes`` are the other nodes of the registry that have been seen recently.
     """
-    from opsmessaging.models import Node
-
-    name = this_node()
-    connected = Node.objects.connected_names(exclude=name)
-    return {
-        "node_name": name,
-        "connected_nodes": connected,
-        "cluster_size": len(connected) + 1,
-        "node_type": conf.NODE_TYPE,
-    }
+    return Node.objects.cluster_context()
 
 
 def enrich_metadata(meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -212,21 +123,26 @@ def enrich_metadata(meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {"cluster_context": cluster_context(), **(meta or {})}
 
 
-def _random_suffix() -> str:
-    return base64.urlsafe_b64encode(os.urandom(4)).rstrip(b"=").decode()
-
-
-def generate_message_id(prefix: str = "msg") -> str:
-    """Return ``<prefix>_<microseconds since the epoch>_<6 url-safe characters>``."""
-    return f"{prefix}_{time.time_ns() // 1000}_{_random_suffix()}"
-
-
-def generate_operational_id(prefix: str = "op") -> str:
-    """Return an operational id, same format as ``generate_message_id``."""
-    return generate_message_id(prefix)
-
-
-def generate_hex_id(prefix: str | None = None) -> str:
-    """Return 16 lowercase hex characters (8 random bytes), behind ``<prefix>_`` if given."""
-    token = secrets.token_hex(8)
-    return f"{prefix}_{token}" if prefix else token
+__all__ = [
+    "NODE_FIELDS",
+    "NODE_NAME_MAX_LENGTH",
+    "NODE_NAME_PATTERN",
+    "cluster_context",
+    "current_timestamp",
+    "default_node_name",
+    "enrich_metadata",
+    "format_timestamp",
+    "generate_hex_id",
+    "generate_message_id",
+    "generate_operational_id",
+    "get_node",
+    "get_originating_node",
+    "get_source_node",
+    "is_node_name",
+    "parse_timestamp",
+    "this_node",
+    "truncate_to_milliseconds",
+    "validate_node_fields",
+    "validate_operational_fields",
+    "validate_operational_message",
+]

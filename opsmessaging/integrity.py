@@ -16,23 +16,16 @@ is the lowercase hex HMAC-SHA256 of those bytes under the key named by ``key_id`
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import replace
+from typing import Any, Literal
 
-from django.conf import settings
-
-from opsmessaging.conf import conf
-from opsmessaging.helpers import format_timestamp
-from opsmessaging.severity import severity_label
-
-if TYPE_CHECKING:
-    from opsmessaging.envelope import Envelope
-
-SIGNING_SALT = b"opsmessaging.signing.v1"
+from opsmessaging.catalogue.samples import sample
+from opsmessaging.categories import Category
+from opsmessaging.envelope import Envelope
+from opsmessaging.keys import SigningKey, signing_keys
 
 #: The original's five outcomes of ``validate_secure_message``.
 Outcome = Literal[
@@ -45,54 +38,9 @@ Outcome = Literal[
 VALID_OUTCOMES = ("secured", "unsecured_accepted")
 
 
-@dataclass(frozen=True)
-class SigningKey:
-    id: str
-    secret: bytes
-
-
-def derived_key(secret_key: str, salt: bytes) -> bytes:
-    """Derive a 32-byte key of its own purpose (``salt``) from a Django ``SECRET_KEY``."""
-    return hmac.new(salt, secret_key.encode(), hashlib.sha256).digest()
-
-
-def signing_keys() -> list[SigningKey]:
-    """Return the signing keys, current first: ``SIGNING_KEYS``, else derived from
-    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``."""
-    configured = conf.SIGNING_KEYS
-    if configured:
-        return [SigningKey(str(k["id"]), str(k["secret"]).encode()) for k in configured]
-    secrets = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", []))
-    return list(_derived_signing_keys(secrets))
-
-
-@functools.lru_cache(maxsize=16)
-def _derived_signing_keys(secrets: tuple[str, ...]) -> tuple[SigningKey, ...]:
-    """The signing keys of ``secrets``: derived once per set of secrets, not per message
-    (the settings are still read on every call, so a changed key is used at once)."""
-    keys = []
-    for secret in secrets:
-        key = derived_key(secret, SIGNING_SALT)
-        keys.append(SigningKey("sk-" + hashlib.sha256(key).hexdigest()[:12], key))
-    return tuple(keys)
-
-
 def canonical_bytes(envelope: Envelope) -> bytes:
     """Return the canonical encoding of an envelope (see the module docstring)."""
-    document = {
-        "category": envelope.category.value,
-        "message_id": envelope.message_id,
-        "node": envelope.node,
-        "originating_node": envelope.originating_node,
-        "payload": envelope.payload,
-        "payload_type": envelope.payload_type,
-        "severity": severity_label(envelope.severity),
-        "source_node": envelope.source_node,
-        "tag": envelope.tag,
-        "timestamp": format_timestamp(envelope.timestamp),
-        "topic": envelope.topic,
-        "version": envelope.version,
-    }
+    document = {**envelope.header(), "payload": envelope.payload}
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()
@@ -124,20 +72,15 @@ def verify(envelope: Envelope, key_id: str, signature: str) -> Outcome:
 
 def check_roundtrip() -> dict[str, Any]:
     """Sign a sample, verify it, and verify that a changed copy is caught."""
-    from dataclasses import replace
-
-    from opsmessaging.catalogue import system
-    from opsmessaging.envelope import Envelope
-
-    sample = Envelope.from_payload(
-        system.system_lifecycle("started", "opsmessaging", "1.0.0")
+    sample_envelope = Envelope.from_payload(sample(Category.SYSTEM))
+    key_id, signature = sign(sample_envelope)
+    tampered = replace(
+        sample_envelope, payload={**sample_envelope.payload, "version": "6.6.6"}
     )
-    key_id, signature = sign(sample)
-    tampered = replace(sample, payload={**sample.payload, "version": "6.6.6"})
     return {
         "current_key_id": key_id,
         "keys": len(signing_keys()),
-        "sign_and_verify": verify(sample, key_id, signature),
+        "sign_and_verify": verify(sample_envelope, key_id, signature),
         "tampering_detected": verify(tampered, key_id, signature)
         == "invalid_signature",
     }

@@ -19,16 +19,16 @@ import psutil
 from django.db import connections, router
 from django.utils import timezone
 
-from opsmessaging import fanout, pubsub, retention, statuses
+from opsmessaging import fanout, pubsub, retention, status_changes
 from opsmessaging.catalogue import Payload, metrics
 from opsmessaging.categories import Category
-from opsmessaging.helpers import (
+from opsmessaging.models import Message
+from opsmessaging.nodenames import this_node
+from opsmessaging.timestamps import (
     format_timestamp,
     parse_timestamp,
-    this_node,
     truncate_to_milliseconds,
 )
-from opsmessaging.models import Message
 
 #: Resource usage thresholds of the original's health checker, in percent.
 RESOURCE_WARNING = 75.0
@@ -43,10 +43,10 @@ _process: psutil.Process | None = None
 def resource_level(percent: float) -> str:
     """Return healthy, degraded (above 75 %) or unhealthy (above 90 %)."""
     if percent > RESOURCE_CRITICAL:
-        return statuses.UNHEALTHY
+        return status_changes.UNHEALTHY
     if percent > RESOURCE_WARNING:
-        return statuses.DEGRADED
-    return statuses.HEALTHY
+        return status_changes.DEGRADED
+    return status_changes.HEALTHY
 
 
 def store_sizes() -> dict[str, int]:
@@ -205,11 +205,11 @@ def report_metrics(
     ]
     pubsub.broadcast_batch(payloads)
     for kind, (percent, _total, _used) in usage.items():
-        statuses.record_and_alert(
+        status_changes.record_and_alert(
             node,
             f"process_{kind}",
             resource_level(percent),
-            statuses.RESOURCE_ALERTS,
+            status_changes.RESOURCE_ALERTS,
             f"{percent:g}% used (warning above {RESOURCE_WARNING:g}%, critical above "
             f"{RESOURCE_CRITICAL:g}%)",
             {"resource_type": kind, "usage_percent": percent, "pid": os.getpid()},

@@ -23,8 +23,8 @@ from opsmessaging import codec, pubsub
 from opsmessaging.catalogue import lifecycle
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
-from opsmessaging.helpers import this_node
 from opsmessaging.models import GONE, Message, Node, heartbeat_window
+from opsmessaging.nodenames import this_node
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,12 @@ import psutil
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import DatabaseError, connections, router
 
-from opsmessaging import fanout, pubsub, statuses
+from opsmessaging import fanout, pubsub, status_changes
 from opsmessaging.catalogue import health
 from opsmessaging.conf import conf
-from opsmessaging.helpers import current_timestamp, this_node
 from opsmessaging.models import GONE, Message, Node
+from opsmessaging.nodenames import this_node
+from opsmessaging.timestamps import current_timestamp
 
 #: A Celery application (celery ships no type information).
 CeleryApp = Any
@@ -47,7 +48,7 @@ class Probe:
 class ProbeFailed(Exception):
     """Raised when a probed component answers wrongly or not enough (not for errors)."""
 
-    def __init__(self, reason: str, status: str = statuses.UNHEALTHY) -> None:
+    def __init__(self, reason: str, status: str = status_changes.UNHEALTHY) -> None:
         super().__init__(reason)
         self.status = status
 
@@ -75,14 +76,14 @@ def _timed(
     except Exception as exc:  # any failure of the component is its health
         return Probe(
             component,
-            statuses.UNHEALTHY,
+            status_changes.UNHEALTHY,
             _elapsed_ms(started),
             f"{type(exc).__name__}: {exc}",
         )
     duration = details.pop("duration_ms", None) or _elapsed_ms(started)
-    probe = Probe(component, statuses.HEALTHY, duration, None, details)
+    probe = Probe(component, status_changes.HEALTHY, duration, None, details)
     if judge_speed and duration > conf.HEALTH_PROBE_SLOW:
-        probe.status = statuses.DEGRADED
+        probe.status = status_changes.DEGRADED
         probe.error = (
             f"slow: {duration:g} ms (HEALTH_PROBE_SLOW is {conf.HEALTH_PROBE_SLOW} ms)"
         )
@@ -165,7 +166,7 @@ def probe_workers(app: CeleryApp) -> Probe:
         if len(workers) < expected:
             raise ProbeFailed(
                 f"{len(workers)} of {expected} workers answered a ping within {timeout:g} s",
-                statuses.DEGRADED,
+                status_changes.DEGRADED,
             )
         return details
 
@@ -205,7 +206,7 @@ def report_health(probes: list[Probe]) -> list[Probe]:
     """
     node = this_node()
     now = current_timestamp()
-    status = statuses.worst([probe.status for probe in probes])
+    status = status_changes.worst([probe.status for probe in probes])
     checks = {
         probe.component: {
             "status": probe.status,
@@ -229,11 +230,11 @@ def report_health(probes: list[Probe]) -> list[Probe]:
     Node.objects.filter(name=node).exclude(status__in=GONE).update(status=status)
     pubsub.broadcast_batch(events)
     for probe in probes:
-        statuses.record_and_alert(
+        status_changes.record_and_alert(
             node,
             probe.component,
             probe.status,
-            statuses.HEALTH_ALERTS,
+            status_changes.HEALTH_ALERTS,
             probe.error,
             {"duration_ms": probe.duration_ms},
         )

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.db.models import Max
 from django.utils import timezone
 
-from opsmessaging.audit import record_data_deletion
+from opsmessaging.audit_trail import record_data_deletion
 from opsmessaging.categories import Category, parse_category
 from opsmessaging.conf import conf
 from opsmessaging.models import CategorySequence, Message
@@ -173,7 +173,7 @@ def apply_retention() -> list[Pruned]:
     """Prune every category by its retention; record what was deleted in the audit trail.
 
     When anything was deleted, records an audit ``ComplianceEvent`` ``data_deletion``
-    (``opsmessaging.audit.record_data_deletion``) with, per category, the count, the cutoff
+    (``opsmessaging.audit_trail.record_data_deletion``) with, per category, the count, the cutoff
     and where the kept history now starts.
     """
     pruned = [p for p in prune() if p.deleted]

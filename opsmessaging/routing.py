@@ -7,9 +7,9 @@ from typing import Any
 from channels.routing import URLRouter
 from django.urls import path
 
-from opsmessaging.auth import BrowserOriginValidator, session_or_token_auth
 from opsmessaging.consumers import SubscriptionConsumer
-from opsmessaging.views import WEBSOCKET_PATH
+from opsmessaging.protocol import WEBSOCKET_PATH
+from opsmessaging.websocket_auth import BrowserOriginValidator, session_or_token_auth
 
 websocket_urlpatterns = [
     path(

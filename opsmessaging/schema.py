@@ -23,8 +23,9 @@ from opsmessaging.catalogue.base import (
     Field,
     Kind,
 )
+from opsmessaging.catalogue.samples import samples
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
+from opsmessaging.nodenames import NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:opsmessaging:payload:"
@@ -169,24 +170,22 @@ def all_schemas() -> dict[str, dict[str, Any]]:
 
 def check_schemas() -> dict[str, Any]:
     """Compile every schema and validate one stored-shape sample of each category."""
-    from opsmessaging import pubsub
-
     schemas = all_schemas()
     for kind in all_types():
         for version in range(1, kind.version + 1):
             _validator(kind.name, version)
-    samples = {}
-    for category, build in pubsub.samples().items():
+    outcomes = {}
+    for category, build in samples().items():
         payload = build()
         try:
             validate_json(payload.type.name, payload.type.version, payload.to_json())
-            samples[category.value] = "ok"
+            outcomes[category.value] = "ok"
         except InvalidMessage as exc:
-            samples[category.value] = f"error: {exc}"
+            outcomes[category.value] = f"error: {exc}"
     return {
         "schemas": len(schemas),
         "payload_types": len(all_types()),
-        "samples": samples,
+        "samples": outcomes,
     }
 
 

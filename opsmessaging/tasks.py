@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from opsmessaging import measurements, nodes, probes, retention, schedule
 from opsmessaging.conf import conf
-from opsmessaging.helpers import this_node
 from opsmessaging.models import PeriodicRun
+from opsmessaging.nodenames import this_node
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def run_periodic(
 
 
 @task(schedule.HEALTH_TASK, bind=True)
-def broadcast_health(self: Task) -> str:
+def scheduled_health(self: Task) -> str:
     """Probe this node and broadcast its health (see ``opsmessaging.probes``)."""
 
     def measure() -> Job:
@@ -127,7 +127,7 @@ def broadcast_health(self: Task) -> str:
 
 
 @task(schedule.METRICS_TASK, bind=True)
-def broadcast_metrics(self: Task) -> str:
+def scheduled_metrics(self: Task) -> str:
     """Measure and broadcast the metrics (see ``opsmessaging.measurements``)."""
 
     def measure() -> Job:

@@ -24,20 +24,21 @@ from django.views.decorators.http import require_GET, require_POST
 from opsmessaging import alerting, nodes
 from opsmessaging.catalogue import all_types, metrics
 from opsmessaging.categories import Category, parse_category
+from opsmessaging.compatibility import compatibility_status
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import format_timestamp, is_node_name, this_node
 from opsmessaging.models import CategorySequence, Message, Node
+from opsmessaging.nodenames import is_node_name, this_node
 from opsmessaging.permissions import (
     can_view_category,
     filter_viewable,
     viewable_categories,
 )
+from opsmessaging.protocol import WEBSOCKET_PATH
 from opsmessaging.severity import Severity
-from opsmessaging.status import compatibility_status
+from opsmessaging.timestamps import format_timestamp
 
 #: Where ``opsmessaging.routing`` serves the WebSocket subscription endpoint.
-WEBSOCKET_PATH = "/ws/opsmessaging/"
 #: Messages of the feed loaded per request (the page keeps at most twice as many rows).
 FEED_SIZE = 100
 #: The newest messages of each charted metric type loaded with the page: about 40 runs of
@@ -308,7 +309,7 @@ def cluster(request: HttpRequest) -> JsonResponse:
 @require_GET
 @reader_json
 def compatibility(request: HttpRequest) -> JsonResponse:
-    """Whether messaging works here (``status.compatibility_status``), for the badge."""
+    """Whether messaging works here (``compatibility.compatibility_status``), for the badge."""
     status = compatibility_status()
     problems = [
         f"{name}: {section['error']}"

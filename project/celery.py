@@ -14,7 +14,7 @@ import threading
 from celery import Celery
 from celery.beat import EmbeddedService
 
-from opsmessaging.helpers import this_node
+from opsmessaging.nodenames import this_node
 from opsmessaging.schedule import beat_schedule
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -30,6 +30,11 @@ _started = False
 _lock = threading.Lock()
 
 
+def background_threads() -> bool:
+    """Tell whether the server may start background threads (not under the tests)."""
+    return os.environ.get("DEMO_BACKGROUND_THREADS", "1") == "1"
+
+
 def is_embedded() -> bool:
     """Tell whether the broker is the in-memory one (no Redis configured)."""
     return str(app.conf.broker_url).startswith("memory://")
@@ -43,8 +48,6 @@ def start_embedded() -> bool:
     The worker runs the same tasks on the same schedule as a separate one would.
     """
     global _started
-    from project.lifecycle import background_threads  # needs Django set up
-
     if not is_embedded() or not background_threads():
         return False
     with _lock:

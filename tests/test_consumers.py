@@ -25,7 +25,7 @@ from django.db import OperationalError, connections
 from django.test import override_settings
 from websockets.exceptions import ConnectionClosed
 
-from opsmessaging import fanout, pubsub
+from opsmessaging import fanout, pubsub, subscriptions
 from opsmessaging.models import Message
 from tests.live import (
     live_asgi_server,
@@ -570,7 +570,7 @@ def test_an_event_still_being_handled_is_not_a_layer_failure(
     }
     from opsmessaging import consumers
 
-    real_stored = consumers._stored
+    real_stored = consumers.stored_messages
 
     def slow_stored(*args):
         time.sleep(1.5)
@@ -582,10 +582,10 @@ def test_an_event_still_being_handled_is_not_a_layer_failure(
         monkeypatch.setattr(fanout, "deliver", lambda messages: None)
         lost = pubsub.broadcast_alert("lost", "info", "never fanned out").message
         monkeypatch.setattr(fanout, "deliver", real_deliver)
-        monkeypatch.setattr(consumers, "_stored", slow_stored)
+        monkeypatch.setattr(consumers, "stored_messages", slow_stored)
         later = pubsub.broadcast_alert("later", "info", "fanned out").message
         frames = collect(ws, 2)
-        monkeypatch.setattr(consumers, "_stored", real_stored)
+        monkeypatch.setattr(consumers, "stored_messages", real_stored)
         time.sleep(1)  # probes flow again
         ws.send(json.dumps({"action": "ping"}))
         assert receive(ws)["type"] == "pong"  # still open: no resume, no 4503
@@ -683,7 +683,7 @@ def test_a_store_failure_during_replay_tells_the_subscription_to_resume(
         raise OperationalError("connection refused")
 
     with ws_connect(server, admin) as ws:
-        monkeypatch.setattr(consumers, "_stored", unreachable)
+        monkeypatch.setattr(consumers, "stored_messages", unreachable)
         subscribe(ws, category="alerts", since=1)
         assert receive(ws) == {
             "type": "resume",
@@ -955,7 +955,6 @@ def test_live_events_skip_the_per_event_connection_check(server, admin, monkeypa
 
 
 def test_store_checks_of_one_loop_share_a_recent_read(monkeypatch):
-    from opsmessaging import consumers
     from opsmessaging.categories import Category
 
     calls = []
@@ -966,10 +965,10 @@ def test_store_checks_of_one_loop_share_a_recent_read(monkeypatch):
             raise OperationalError("store away")
         return 40 + len(calls)
 
-    monkeypatch.setattr(consumers, "last_sequence", counted)
+    monkeypatch.setattr(subscriptions, "last_sequence", counted)
 
     async def scenario():
-        shared = consumers._HighWaters()
+        shared = subscriptions.SharedLastSequences()
         together = await asyncio.gather(
             *(shared.get(Category.ALERTS, 60) for _ in range(10))
         )
@@ -1037,7 +1036,7 @@ def test_the_store_check_skips_subscriptions_with_live_messages_since_the_last(
         return 7
 
     monkeypatch.setattr(consumer, "_catch_up", catch_up)
-    monkeypatch.setattr(consumers, "_high_water", high_water)
+    monkeypatch.setattr(consumers, "shared_last_sequence", high_water)
     flowing.live = 3  # three live messages since the subscription started
     asyncio.run(consumer._poll_once())
     assert checked == [("health", 7)]

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from opsmessaging import pubsub
+from opsmessaging import builders, pubsub
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import CategorySequence, Message, Node, OccurrenceWindow
 from tests.concurrency import run_together
@@ -365,9 +365,9 @@ def _envelopes(*kinds: str) -> list:
     built = []
     for index, kind in enumerate(kinds):
         if kind == "h":
-            built.append(pubsub._health_update(f"c{index}", "healthy"))
+            built.append(builders.health_update(f"c{index}", "healthy"))
         elif kind == "a":
-            built.append(pubsub._alert("disk", "info", f"m{index}", {}))
+            built.append(builders.alert("disk", "info", f"m{index}", {}))
         else:
             built.append(
                 pubsub.envelope_for(

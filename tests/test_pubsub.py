@@ -10,8 +10,9 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.test import override_settings
 
-from opsmessaging import pubsub
-from opsmessaging.catalogue import alerts, health, metrics
+from opsmessaging import compatibility, pubsub
+from opsmessaging.catalogue import alerts, health, metrics, samples
+from opsmessaging.categories import Category
 from opsmessaging.exceptions import InvalidMessage, UnknownCategory
 from opsmessaging.models import Message
 
@@ -883,7 +884,7 @@ def test_compatibility_report_flags_a_broken_category(monkeypatch):
     def broken():
         raise RuntimeError("catalogue broken")
 
-    monkeypatch.setitem(pubsub._SAMPLES, pubsub.Category.AUDIT, broken)
+    monkeypatch.setitem(samples.SAMPLES, Category.AUDIT, broken)
     report = pubsub.validate_messaging_compatibility()
     assert (
         report["gater_integration"]["tests"]["audit_messages"]
@@ -896,7 +897,7 @@ def test_compatibility_report_section_failure_is_reported_not_raised(monkeypatch
     def boom():
         raise RuntimeError("no cluster")
 
-    monkeypatch.setattr(pubsub, "cluster_context", boom)
+    monkeypatch.setattr(compatibility, "cluster_context", boom)
     report = pubsub.validate_messaging_compatibility()
     assert report["operational_helpers"] == {
         "error": "operational_helpers_failure: RuntimeError: no cluster"

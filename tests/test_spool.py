@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, OperationalError, connections, transaction
 
-from opsmessaging import pubsub, spool
+from opsmessaging import nodenames, pubsub, spool
 from opsmessaging.catalogue import alerts, security
 from opsmessaging.envelope import Envelope
 from opsmessaging.models import Message
@@ -361,7 +361,7 @@ def test_spooled_messages_are_stored_in_order_by_the_next_broadcast(store):
     expected = [r.envelope.message_id for r in [*spooled, *batch.results]]
     assert stored_ids() == [*expected, after.message.message_id]
     assert [m.sequence for m in Message.objects.order_by("id")] == list(range(1, 10))
-    assert not spool.Spool(str(store_dir()), pubsub.this_node()).pending()
+    assert not spool.Spool(str(store_dir()), nodenames.this_node()).pending()
 
 
 def store_dir() -> Path:
@@ -453,7 +453,7 @@ def test_inside_a_transaction_messages_are_never_spooled(store):
         ].connection.close()  # the server goes away mid-transaction
         result = pubsub.broadcast_alert("disk", "error", "belongs to the transaction")
     assert (result.status, result.message) == ("error", None)
-    assert not spool.Spool(str(store_dir()), pubsub.this_node()).pending()
+    assert not spool.Spool(str(store_dir()), nodenames.this_node()).pending()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -486,12 +486,12 @@ def test_a_drain_killed_between_storing_and_marking_stores_nothing_twice(store):
     directory = str(store_dir())
     drainer = _child(
         "import os, signal\n"
-        "from opsmessaging import pubsub, spool\n"
+        "from opsmessaging import nodenames, publishing, spool\n"
         "def store_then_die(envelopes):\n"
-        "    pubsub._store_and_deliver(envelopes)\n"
+        "    publishing.store_and_deliver(envelopes)\n"
         "    if envelopes[0].payload['title'] == 'm1':\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        f"spool.Spool({directory!r}, pubsub.this_node()).drain(store_then_die)\n"
+        f"spool.Spool({directory!r}, nodenames.this_node()).drain(store_then_die)\n"
     )
     drainer.wait(60)
     assert drainer.returncode == -signal.SIGKILL

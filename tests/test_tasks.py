@@ -196,8 +196,8 @@ def test_a_run_of_short_transactions_keeps_its_claim_when_it_dies():
 
 def test_tasks_acknowledge_their_message_once_done_or_give_it_back():
     declared = [
-        tasks.broadcast_health,
-        tasks.broadcast_metrics,
+        tasks.scheduled_health,
+        tasks.scheduled_metrics,
         tasks.check_cluster,
         tasks.prune_messages,
     ]

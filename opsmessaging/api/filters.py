@@ -14,9 +14,9 @@ from opsmessaging.api.pagination import ORDERS
 from opsmessaging.catalogue import all_types
 from opsmessaging.categories import TOPIC_MAX_LENGTH, TOPIC_PATTERN, Category
 from opsmessaging.conf import conf
-from opsmessaging.helpers import NODE_FIELDS, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
-from opsmessaging.models import MessageQuerySet
+from opsmessaging.nodenames import NODE_FIELDS, NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
 from opsmessaging.severity import Severity
+from opsmessaging.store import MessageQuerySet
 
 SEVERITY_LABELS = [severity.label for severity in Severity]
 NODE_FIELD_CHOICES = ["any", *NODE_FIELDS]

@@ -14,7 +14,8 @@ from typing import Any
 from rest_framework.renderers import BaseRenderer
 
 from opsmessaging import cloudevents
-from opsmessaging.envelope import WIRE_FIELDS, compact_json
+from opsmessaging.codec import compact_json
+from opsmessaging.envelope import WIRE_FIELDS
 
 
 def _messages(data: Any) -> list[Mapping[str, Any]]:

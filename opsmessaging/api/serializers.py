@@ -17,9 +17,9 @@ from rest_framework import serializers
 from opsmessaging.catalogue import all_types
 from opsmessaging.categories import EXCLUDED_CATEGORIES, Category
 from opsmessaging.conf import conf
-from opsmessaging.helpers import format_timestamp
 from opsmessaging.models import Message, Node
 from opsmessaging.severity import Severity
+from opsmessaging.timestamps import format_timestamp
 
 PAYLOAD_TYPE_NAMES = [t.name for t in all_types()]
 TAGS = [t.tag for t in all_types()]

@@ -64,6 +64,7 @@ from opsmessaging.api.serializers import (
 )
 from opsmessaging.api.throttling import BroadcastRateThrottle
 from opsmessaging.catalogue import get_type
+from opsmessaging.compatibility import compatibility_status
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
 from opsmessaging.models import Message, Node
@@ -73,7 +74,6 @@ from opsmessaging.permissions import (
     viewable_categories,
 )
 from opsmessaging.schema import describe_catalogue, describe_type
-from opsmessaging.status import compatibility_status
 
 #: Topics listed per category by ``categories/``.
 TOPICS_LISTED = 100

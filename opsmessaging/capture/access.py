@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from opsmessaging import pubsub
 from opsmessaging.capture.request import client_ip, request_user_id, user_agent
 from opsmessaging.conf import conf
 
@@ -27,8 +28,6 @@ def record_violation(
     """
     if not conf.CAPTURE_ACCESS_VIOLATIONS:
         return None
-    from opsmessaging import pubsub
-
     match = getattr(request, "resolver_match", None)
     metadata: dict[str, Any] = {
         "view": getattr(match, "view_name", None),

@@ -16,8 +16,10 @@ from django.db import models
 from django.db.models.signals import post_save
 from django.utils import translation
 
+from opsmessaging import pubsub
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.request import client_ip, current_request
+from opsmessaging.catalogue import audit
 from opsmessaging.conf import conf
 
 #: Fields of the user model whose change is a change of permissions.
@@ -92,9 +94,6 @@ def on_log_entry_saved(
 ) -> None:
     if not created or raw or not conf.CAPTURE_ADMIN:
         return
-    from opsmessaging import pubsub
-    from opsmessaging.catalogue import audit
-
     action = _ACTIONS.get(instance.action_flag)
     if action is None:
         return

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import signals
 
+from opsmessaging import pubsub
 from opsmessaging.capture import failures, lifecycle
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.logging import flush_handlers
@@ -96,8 +97,6 @@ def _process_name() -> str:
 def on_worker_process_init(sender: Any = None, **kwargs: Any) -> None:
     if not conf.CAPTURE_LIFECYCLE:
         return
-    from opsmessaging import pubsub
-
     pubsub.broadcast_lifecycle_event(
         "started",
         _process_name(),
@@ -115,8 +114,6 @@ def on_worker_process_shutdown(
     flush_handlers()  # the log entries this process queued, before it exits
     if not conf.CAPTURE_LIFECYCLE:
         return
-    from opsmessaging import pubsub
-
     crashed = exitcode not in (None, 0)
     pubsub.broadcast_lifecycle_event(
         "crashed" if crashed else "stopped",

@@ -19,9 +19,12 @@ from typing import Any
 from django.core.signals import got_request_exception
 from django.http import HttpRequest
 
+from opsmessaging import pubsub
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.request import request_user_id
+from opsmessaging.catalogue import diagnostics
 from opsmessaging.conf import conf
+from opsmessaging.models import OccurrenceWindow
 
 STACK_FRAMES_MAX = 50
 MESSAGE_MAX_LENGTH = 2000
@@ -82,10 +85,6 @@ def record_exception(
     """
     if not conf.CAPTURE_FAILURES:
         return
-    from opsmessaging import pubsub
-    from opsmessaging.catalogue import diagnostics
-    from opsmessaging.models import OccurrenceWindow
-
     error_type = error_type_name(exc)
     frames = stack_frames(tb if tb is not None else exc.__traceback__)
     signature = error_signature(error_type, frames)

@@ -21,6 +21,7 @@ from asgiref.typing import (
 )
 
 from opsmessaging.capture.guard import guarded
+from opsmessaging.capture.logging import flush_handlers
 from opsmessaging.conf import conf
 
 CONFIG_COMPONENT = "opsmessaging"
@@ -31,6 +32,7 @@ def announce(event: str) -> Any:
     """Broadcast ``SystemLifecycle`` ``event`` for this node, if lifecycle capture is on."""
     if not conf.CAPTURE_LIFECYCLE:
         return None
+    # This module is loaded by asgi.py, before the app registry is ready.
     from opsmessaging import pubsub
 
     return pubsub.broadcast_system_lifecycle(
@@ -53,6 +55,7 @@ def report_config_change(node_name: str) -> Any:
     """
     from django.db import transaction
 
+    # This module is loaded by asgi.py, before the app registry is ready.
     from opsmessaging import pubsub
     from opsmessaging.models import Node
 
@@ -81,6 +84,7 @@ def report_config_change(node_name: str) -> Any:
 @guarded
 def register_node(role: str, metadata: Mapping[str, Any] | None = None) -> str:
     """Record this node in the registry (``nodes.heartbeat``) and return its name."""
+    # This module is loaded by asgi.py, before the app registry is ready.
     from opsmessaging import nodes
 
     return nodes.heartbeat(role, **dict(metadata or {})).name
@@ -98,7 +102,6 @@ def startup(role: str = "web", metadata: Mapping[str, Any] | None = None) -> Non
 
 def shutdown() -> None:
     """Announce a stopping process: ``stopping``, store the queued log entries, ``stopped``."""
-    from opsmessaging.capture.logging import flush_handlers
 
     announce("stopping")
     guarded(flush_handlers)()

@@ -29,7 +29,10 @@ import weakref
 from datetime import UTC, datetime
 from typing import Any
 
+from opsmessaging.catalogue import logs
+from opsmessaging.catalogue.logs import log_level
 from opsmessaging.conf import conf
+from opsmessaging.timestamps import format_timestamp
 
 QUEUE_SIZE = 1000
 MESSAGE_MAX_LENGTH = 8000
@@ -101,7 +104,6 @@ class OpsMessagingHandler(logging.Handler):
         return conf.CAPTURE_LOGGING and record.levelno >= conf.LOG_CAPTURE_LEVEL
 
     def _drop(self, record: logging.LogRecord) -> None:
-        from opsmessaging.catalogue.logs import log_level
 
         level = str(log_level(record.levelno))
         self._dropped[level] = self._dropped.get(level, 0) + 1
@@ -168,6 +170,7 @@ class OpsMessagingHandler(logging.Handler):
                 self._queue.task_done()
 
     def _store(self, item: logging.LogRecord | dict[str, Any]) -> None:
+        # This module is loaded by LOGGING, before the app registry is ready.
         from opsmessaging import pubsub
 
         if isinstance(item, dict):
@@ -196,7 +199,6 @@ class OpsMessagingHandler(logging.Handler):
 
     def entry_payload(self, record: logging.LogRecord) -> Any:
         """Return the ``LogEntry`` payload of ``record``."""
-        from opsmessaging.catalogue import logs
 
         metadata: dict[str, Any] = {"logger": record.name, "path": record.pathname}
         if record.exc_info:
@@ -221,8 +223,6 @@ class OpsMessagingHandler(logging.Handler):
     @staticmethod
     def summary_payload(summary: dict[str, Any]) -> Any:
         """Return the ``LogSummary`` of one rate window's dropped records."""
-        from opsmessaging.catalogue import logs
-        from opsmessaging.helpers import format_timestamp
 
         dropped: dict[str, int] = summary["dropped"]
         total = sum(dropped.values())

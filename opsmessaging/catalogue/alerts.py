@@ -16,7 +16,8 @@ from opsmessaging.catalogue.base import (
     timestamp_field,
 )
 from opsmessaging.categories import Category
-from opsmessaging.helpers import current_timestamp, generate_hex_id
+from opsmessaging.nodenames import generate_hex_id
+from opsmessaging.timestamps import current_timestamp
 
 ALERT_SEVERITIES = ("info", "warning", "error", "critical")
 ALERT_CATEGORIES = ("system", "performance", "security", "data", "network")

@@ -20,15 +20,14 @@ from typing import Any
 
 from opsmessaging.categories import Category
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import (
+from opsmessaging.nodenames import is_node_name, this_node
+from opsmessaging.severity import Severity, normalise_severity
+from opsmessaging.timestamps import (
     current_timestamp,
     format_timestamp,
-    is_node_name,
     parse_timestamp,
-    this_node,
     truncate_to_milliseconds,
 )
-from opsmessaging.severity import Severity, normalise_severity
 
 IDENTIFIER_MAX_LENGTH = 200
 #: A name (component, metric, ...), also published in the JSON Schemas.

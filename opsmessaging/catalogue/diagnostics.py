@@ -16,7 +16,8 @@ from opsmessaging.catalogue.base import (
     timestamp_field,
 )
 from opsmessaging.categories import Category
-from opsmessaging.helpers import current_timestamp, generate_hex_id
+from opsmessaging.nodenames import generate_hex_id
+from opsmessaging.timestamps import current_timestamp
 
 ANALYSIS_TYPES = ("bottleneck", "memory_leak", "cpu_hotspot", "io_analysis")
 ANALYSIS_SEVERITIES = ("low", "medium", "high", "critical")

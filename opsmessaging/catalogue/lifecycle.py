@@ -15,7 +15,7 @@ from opsmessaging.catalogue.base import (
     timestamp_field,
 )
 from opsmessaging.categories import Category
-from opsmessaging.helpers import this_node
+from opsmessaging.nodenames import this_node
 
 NODE_LIFECYCLE_EVENTS = ("joining", "joined", "leaving", "left", "down", "reconnected")
 PROCESS_LIFECYCLE_EVENTS = ("started", "stopped", "crashed", "restarted")

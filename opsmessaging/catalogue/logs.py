@@ -17,7 +17,7 @@ from opsmessaging.catalogue.base import (
     timestamp_field,
 )
 from opsmessaging.categories import Category
-from opsmessaging.helpers import generate_hex_id, this_node
+from opsmessaging.nodenames import generate_hex_id, this_node
 
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 FILTER_TYPES = ("level", "module", "pattern", "node")

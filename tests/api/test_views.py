@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from opsmessaging import pubsub, schema
+from opsmessaging import compatibility, pubsub, schema
 from opsmessaging.models import Message, Node
 from tests.api.conftest import (
     NODE,
@@ -632,7 +632,7 @@ def test_compatibility_is_503_when_the_report_is_not_compatible(reader, monkeypa
         report["node_consistency"]["system_has_node"] = False
         return report
 
-    monkeypatch.setattr(pubsub, "validate_messaging_compatibility", broken)
+    monkeypatch.setattr(compatibility, "validate_messaging_compatibility", broken)
     response = reader.get(URL + "compatibility/")
     assert response.status_code == 503
     assert response.json()["compatible"] is False

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from opsmessaging.status import compatibility_status
+from opsmessaging.compatibility import compatibility_status
 
 
 class Command(BaseCommand):

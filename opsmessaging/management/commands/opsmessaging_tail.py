@@ -16,9 +16,10 @@ from django.db.models import Q
 from opsmessaging.catalogue import get_type
 from opsmessaging.categories import Category
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.helpers import current_timestamp, parse_timestamp
-from opsmessaging.models import CategorySequence, Message, MessageQuerySet
+from opsmessaging.models import CategorySequence, Message
 from opsmessaging.severity import Severity
+from opsmessaging.store import MessageQuerySet
+from opsmessaging.timestamps import current_timestamp, parse_timestamp
 
 _DURATION_RE = re.compile(r"^([0-9]+)([smhd]?)$")
 _UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

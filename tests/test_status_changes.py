@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsmessaging import statuses
+from opsmessaging import status_changes
 from opsmessaging.models import Message
 
 
@@ -16,19 +16,19 @@ def _alerts() -> list[tuple[str, str, str]]:
 
 
 def test_worst_status_wins():
-    assert statuses.worst(["healthy", "unhealthy", "degraded"]) == "unhealthy"
-    assert statuses.worst(["healthy", "degraded"]) == "degraded"
-    assert statuses.worst([]) == "healthy"
+    assert status_changes.worst(["healthy", "unhealthy", "degraded"]) == "unhealthy"
+    assert status_changes.worst(["healthy", "degraded"]) == "degraded"
+    assert status_changes.worst([]) == "healthy"
 
 
 @pytest.mark.django_db
 def test_each_change_raises_its_alert_once():
     def record(status: str, reason: str | None = None) -> None:
-        statuses.record_and_alert(
+        status_changes.record_and_alert(
             "n@h",
             "database",
             status,
-            statuses.HEALTH_ALERTS,
+            status_changes.HEALTH_ALERTS,
             reason,
             {"duration_ms": 3},
         )
@@ -66,8 +66,8 @@ def test_each_change_raises_its_alert_once():
 @pytest.mark.django_db
 def test_resource_changes_use_the_resource_alert_kinds():
     for status in ("degraded", "unhealthy", "healthy"):
-        statuses.record_and_alert(
-            "n@h", "process_cpu", status, statuses.RESOURCE_ALERTS, "80% used", {}
+        status_changes.record_and_alert(
+            "n@h", "process_cpu", status, status_changes.RESOURCE_ALERTS, "80% used", {}
         )
     assert [(topic, severity) for topic, severity, _ in _alerts()] == [
         ("resource_warning", "warning"),
@@ -84,14 +84,14 @@ def test_resource_changes_use_the_resource_alert_kinds():
 
 @pytest.mark.django_db
 def test_statuses_are_kept_per_node_and_component():
-    statuses.record_and_alert(
-        "a@h", "cache", "unhealthy", statuses.HEALTH_ALERTS, "x", {}
+    status_changes.record_and_alert(
+        "a@h", "cache", "unhealthy", status_changes.HEALTH_ALERTS, "x", {}
     )
-    statuses.record_and_alert(
-        "b@h", "cache", "unhealthy", statuses.HEALTH_ALERTS, "x", {}
+    status_changes.record_and_alert(
+        "b@h", "cache", "unhealthy", status_changes.HEALTH_ALERTS, "x", {}
     )
-    statuses.record_and_alert(
-        "a@h", "cache", "unhealthy", statuses.HEALTH_ALERTS, "x", {}
+    status_changes.record_and_alert(
+        "a@h", "cache", "unhealthy", status_changes.HEALTH_ALERTS, "x", {}
     )
     assert [title for _, _, title in _alerts()] == [
         "cache on a@h is unhealthy: x",

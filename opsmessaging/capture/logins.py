@@ -14,9 +14,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import signals as auth_signals
 from django.http import HttpRequest
 
+from opsmessaging import pubsub
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.request import client_ip, user_agent, user_id_of
 from opsmessaging.conf import conf
+from opsmessaging.models import OccurrenceWindow
 
 # Session key under which the login time is kept, for the logout's session duration.
 LOGIN_AT_SESSION_KEY = "_opsmessaging_login_at_ms"
@@ -28,13 +30,13 @@ UNKNOWN_SOURCE = "unknown"
 def connect() -> None:
     """Connect the authentication signals."""
     auth_signals.user_logged_in.connect(
-        on_user_logged_in, dispatch_uid="opsmessaging.capture.auth.logged_in"
+        on_user_logged_in, dispatch_uid="opsmessaging.capture.logins.logged_in"
     )
     auth_signals.user_logged_out.connect(
-        on_user_logged_out, dispatch_uid="opsmessaging.capture.auth.logged_out"
+        on_user_logged_out, dispatch_uid="opsmessaging.capture.logins.logged_out"
     )
     auth_signals.user_login_failed.connect(
-        on_user_login_failed, dispatch_uid="opsmessaging.capture.auth.login_failed"
+        on_user_login_failed, dispatch_uid="opsmessaging.capture.logins.login_failed"
     )
 
 
@@ -69,8 +71,6 @@ def _auth_event(
     username: str,
     request: HttpRequest | None,
 ) -> None:
-    from opsmessaging import pubsub
-
     pubsub.broadcast_security_event(
         "auth_event",
         user_id=user_id,
@@ -85,8 +85,6 @@ def _auth_event(
 def _session_event(
     event_type: str, user_id: str, request: HttpRequest | None, **fields: Any
 ) -> None:
-    from opsmessaging import pubsub
-
     digest = session_digest(request)
     if digest is None:
         return
@@ -162,9 +160,6 @@ def record_failure_for_brute_force(ip: str | None, username: str) -> None:
     The count is shared by every process through the database and resets when the window
     ends; the alert is sent once per window.
     """
-    from opsmessaging import pubsub
-    from opsmessaging.models import OccurrenceWindow
-
     source = ip or UNKNOWN_SOURCE
 
     def remember_user(details: dict[str, Any]) -> dict[str, Any]:

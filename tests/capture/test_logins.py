@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.test import Client
 
-from opsmessaging.capture.auth import attempted_username, auth_method
+from opsmessaging.capture.logins import attempted_username, auth_method
 from opsmessaging.models import Message, OccurrenceWindow
 from tests.capture.support import run_concurrently, stored, without_time
 

@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
 
-from opsmessaging import audit
+from opsmessaging import audit_trail
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.models import Message
 from tests.capture.support import stored, without_time
@@ -20,16 +20,16 @@ User = get_user_model()
 
 @pytest.fixture
 def audited_users():
-    audit.register(User, fields=["email", "is_active"])
+    audit_trail.register(User, fields=["email", "is_active"])
     yield
-    audit.unregister(User)
+    audit_trail.unregister(User)
 
 
 @pytest.fixture
 def audited_permissions():
-    audit.register(Permission, fields=["codename", "content_type"])
+    audit_trail.register(Permission, fields=["codename", "content_type"])
     yield
-    audit.unregister(Permission)
+    audit_trail.unregister(Permission)
 
 
 def test_create_records_the_chosen_fields_after(audited_users):
@@ -171,27 +171,29 @@ def test_a_store_failure_never_breaks_the_save(audited_users, monkeypatch):
 )
 def test_register_refuses_bad_fields(fields, error):
     with pytest.raises(ImproperlyConfigured) as raised:
-        audit.register(User, fields=fields)
+        audit_trail.register(User, fields=fields)
     assert str(raised.value).startswith(error)
-    assert audit.registered_fields(User) is None
+    assert audit_trail.registered_fields(User) is None
 
 
 def test_register_twice_is_refused(audited_users):
     with pytest.raises(ImproperlyConfigured, match="already registered"):
-        audit.register(User, fields=["email"])
-    assert audit.registered_fields(User) == ("email", "is_active")
+        audit_trail.register(User, fields=["email"])
+    assert audit_trail.registered_fields(User) == ("email", "is_active")
 
 
 def test_unregister_stops_recording(audited_users):
-    audit.unregister(User)
+    audit_trail.unregister(User)
     User.objects.create_user("ann")
     assert stored("DataChange") == []
-    audit.unregister(User)  # a second time does nothing
-    audit.register(User, fields=["email"])  # so that the fixture can unregister it
+    audit_trail.unregister(User)  # a second time does nothing
+    audit_trail.register(
+        User, fields=["email"]
+    )  # so that the fixture can unregister it
 
 
 def test_record_data_deletion_stores_a_compliance_event():
-    result = audit.record_data_deletion(
+    result = audit_trail.record_data_deletion(
         "retention:90d",
         {"category": "metrics", "messages": 1200},
         metadata={"cutoff": "2026-01-01T00:00:00.000Z"},
@@ -211,7 +213,7 @@ def test_record_data_deletion_stores_a_compliance_event():
 
 
 def test_record_data_deletion_by_a_person_is_not_automated():
-    audit.record_data_deletion(
+    audit_trail.record_data_deletion(
         "gdpr:erasure", {"user": "42"}, "erased", user_id="7", automated=False
     )
     [message] = stored("ComplianceEvent")
@@ -223,6 +225,6 @@ def test_record_data_deletion_by_a_person_is_not_automated():
 
 def test_record_data_deletion_refuses_bad_input_and_stores_nothing():
     with pytest.raises(InvalidMessage) as raised:
-        audit.record_data_deletion("", None)
+        audit_trail.record_data_deletion("", None)
     assert sorted(raised.value.errors) == ["affected_data", "compliance_rule"]
     assert Message.objects.count() == 0

@@ -1,5 +1,5 @@
 """Audit capture of data: opt-in model registration (``DataChange``) and data deletions
-(``ComplianceEvent``). The public entry point is ``opsmessaging.audit``."""
+(``ComplianceEvent``). The public entry point is ``opsmessaging.audit_trail``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from opsmessaging.capture.request import (
     current_request,
     request_user_id,
 )
+from opsmessaging.catalogue import audit
 from opsmessaging.conf import conf
 
 # Where pre_save leaves the stored values for post_save to compare against.
@@ -58,7 +59,7 @@ def register(model: type[models.Model], fields: Iterable[str]) -> None:
     """
     if model in _registry:
         raise ImproperlyConfigured(
-            f"{model._meta.label} is already registered with opsmessaging.audit"
+            f"{model._meta.label} is already registered with opsmessaging.audit_trail"
         )
     if isinstance(fields, str):
         raise ImproperlyConfigured("fields must be a list of field names, not a string")
@@ -82,7 +83,7 @@ def register(model: type[models.Model], fields: Iterable[str]) -> None:
             )
         attnames.append(field.attname)  # type: ignore[union-attr]
     _registry[model] = AuditedModel(model, tuple(attnames))
-    uid = f"opsmessaging.capture.audit.{model._meta.label_lower}"
+    uid = f"opsmessaging.capture.data_changes.{model._meta.label_lower}"
     pre_save.connect(_before_save, sender=model, dispatch_uid=f"{uid}.pre_save")
     post_save.connect(_after_save, sender=model, dispatch_uid=f"{uid}.post_save")
     post_delete.connect(_after_delete, sender=model, dispatch_uid=f"{uid}.post_delete")
@@ -92,7 +93,7 @@ def unregister(model: type[models.Model]) -> None:
     """Stop recording ``model``; does nothing if it was not registered."""
     if _registry.pop(model, None) is None:
         return
-    uid = f"opsmessaging.capture.audit.{model._meta.label_lower}"
+    uid = f"opsmessaging.capture.data_changes.{model._meta.label_lower}"
     pre_save.disconnect(sender=model, dispatch_uid=f"{uid}.pre_save")
     post_save.disconnect(sender=model, dispatch_uid=f"{uid}.post_save")
     post_delete.disconnect(sender=model, dispatch_uid=f"{uid}.post_delete")
@@ -179,8 +180,8 @@ def _record(
     action: str,
     changes: dict[str, dict[str, Any]],
 ) -> None:
+    # audit_trail.register runs from models.py, before the app registry is ready.
     from opsmessaging import pubsub
-    from opsmessaging.catalogue import audit
 
     request = current_request.get()
     pubsub.broadcast(
@@ -210,8 +211,8 @@ def record_data_deletion(
     "before": "2026-01-01T00:00:00.000Z"}``. Returns the ``BroadcastResult``; invalid
     arguments raise ``InvalidMessage`` naming the field.
     """
+    # audit_trail.register runs from models.py, before the app registry is ready.
     from opsmessaging import pubsub
-    from opsmessaging.catalogue import audit
 
     return pubsub.broadcast(
         audit.compliance_event(

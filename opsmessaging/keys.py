@@ -1,0 +1,63 @@
+"""The keys: signing keys (HMAC) and encryption keys (Fernet), current first.
+
+Each comes from its setting (``SIGNING_KEYS``, ``ENCRYPTION_KEYS``) or, when that is
+empty, is derived from Django's ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` with a salt
+of its own purpose, so one secret never serves two purposes.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from opsmessaging.conf import conf
+
+SIGNING_SALT = b"opsmessaging.signing.v1"
+ENCRYPTION_SALT = b"opsmessaging.encryption.v1"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    id: str
+    secret: bytes
+
+
+def derived_key(secret_key: str, salt: bytes) -> bytes:
+    """Derive a 32-byte key of its own purpose (``salt``) from a Django ``SECRET_KEY``."""
+    return hmac.new(salt, secret_key.encode(), hashlib.sha256).digest()
+
+
+def signing_keys() -> list[SigningKey]:
+    """Return the signing keys, current first: ``SIGNING_KEYS``, else derived from
+    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``."""
+    configured = conf.SIGNING_KEYS
+    if configured:
+        return [SigningKey(str(k["id"]), str(k["secret"]).encode()) for k in configured]
+    secrets = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", []))
+    return list(_derived_signing_keys(secrets))
+
+
+@functools.lru_cache(maxsize=16)
+def _derived_signing_keys(secrets: tuple[str, ...]) -> tuple[SigningKey, ...]:
+    """The signing keys of ``secrets``: derived once per set of secrets, not per message
+    (the settings are still read on every call, so a changed key is used at once)."""
+    keys = []
+    for secret in secrets:
+        key = derived_key(secret, SIGNING_SALT)
+        keys.append(SigningKey("sk-" + hashlib.sha256(key).hexdigest()[:12], key))
+    return tuple(keys)
+
+
+def encryption_keys() -> list[bytes]:
+    """Return the Fernet keys, current first: ``ENCRYPTION_KEYS``, else derived from
+    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``."""
+    configured = conf.ENCRYPTION_KEYS
+    if configured:
+        return [str(k).encode() for k in configured]
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [base64.urlsafe_b64encode(derived_key(s, ENCRYPTION_SALT)) for s in secrets]

@@ -8,9 +8,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from cryptography.fernet import Fernet
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import connections, router
 
 from opsmessaging.categories import Category
 from opsmessaging.conf import DEFAULTS, log_level_number
@@ -199,8 +201,6 @@ def _check_outages(user: dict[str, Any]) -> list[CheckMessage]:
 
 
 def _check_connect_timeout() -> list[CheckMessage]:
-    from django.db import connections, router
-
     alias = router.db_for_write(Message)
     database = connections.settings.get(alias, {})
     if "postgresql" not in database.get("ENGINE", ""):
@@ -298,8 +298,6 @@ def _check_integrity(user: dict[str, Any]) -> list[CheckMessage]:
         )
     fernet_keys = user.get("ENCRYPTION_KEYS", [])
     try:
-        from cryptography.fernet import Fernet
-
         if not isinstance(fernet_keys, list):
             raise ValueError("not a list")
         for key in fernet_keys:

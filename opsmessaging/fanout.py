@@ -192,6 +192,7 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
 def get_layer() -> ChannelLayer | None:
     """Return the configured channel layer, or None when Channels has none."""
     try:
+        # Channels is optional: without it there is no live delivery to do.
         from channels.layers import get_channel_layer
     except ImportError:
         return None

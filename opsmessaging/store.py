@@ -456,7 +456,7 @@ def _pipeline(alias: str) -> Any | None:
     raw = connection.connection
     if not hasattr(raw, "pipeline"):  # psycopg 2
         return None
-    import psycopg
+    import psycopg  # psycopg 3 is optional: only PostgreSQL needs it
 
     capabilities = getattr(psycopg, "capabilities", None)
     supported = (
@@ -476,7 +476,7 @@ def _run_pipelined(
     ``prepare_threshold`` option); it still goes through Django's cursor wrapper (query
     logging, execute wrappers, error translation).
     """
-    import psycopg
+    import psycopg  # psycopg 3 is optional: only PostgreSQL needs it
 
     connection = connections[alias]
     raw = connection.connection  # connected by ``_pipeline``

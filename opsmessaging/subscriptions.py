@@ -147,9 +147,9 @@ class SharedLastSequences:
         return await asyncio.shield(read[1])
 
 
-_high_waters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedLastSequences] = (
-    weakref.WeakKeyDictionary()
-)
+_high_waters: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, SharedLastSequences
+] = weakref.WeakKeyDictionary()
 
 
 async def shared_last_sequence(category: Category, max_age: float) -> int:

@@ -74,6 +74,7 @@ def admin_action_type(
     model: type[models.Model] | None, action: str, changed_fields: list[str]
 ) -> str:
     """Return the ``AdminAction.action_type`` of an admin action on ``model``."""
+    # Only imported where django.contrib.auth is installed (this module does not need it).
     from django.contrib.auth.models import Group, Permission
 
     if model is not None and model is get_user_model():

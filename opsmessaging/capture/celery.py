@@ -10,7 +10,9 @@ import os
 from types import TracebackType
 from typing import Any
 
+from billiard.process import current_process
 from celery import signals
+from django.db import connections
 
 from opsmessaging import pubsub
 from opsmessaging.capture import failures, lifecycle
@@ -45,8 +47,6 @@ def connect() -> None:
 def _close_connections() -> None:
     """Close this thread's database connections, so pool processes forked later never
     inherit an open one."""
-    from django.db import connections
-
     connections.close_all()
 
 
@@ -88,8 +88,6 @@ def on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
 
 
 def _process_name() -> str:
-    from billiard.process import current_process
-
     return str(current_process().name)
 
 

@@ -19,6 +19,7 @@ from asgiref.typing import (
     ASGISendCallable,
     Scope,
 )
+from django.db import transaction
 
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.logging import flush_handlers
@@ -53,11 +54,9 @@ def report_config_change(node_name: str) -> Any:
     hold only the keys that differ) and store the new settings; the first start of a node
     only stores them. Returns the ``BroadcastResult``, or None when nothing was sent.
     """
-    from django.db import transaction
-
     # This module is loaded by asgi.py, before the app registry is ready.
     from opsmessaging import pubsub
-    from opsmessaging.models import Node
+    from opsmessaging.models import Node  # late for the same reason
 
     current = effective_config()
     with transaction.atomic():

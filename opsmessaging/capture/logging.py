@@ -29,6 +29,9 @@ import weakref
 from datetime import UTC, datetime
 from typing import Any
 
+from django.apps import apps
+from django.db import connections
+
 from opsmessaging.catalogue import logs
 from opsmessaging.catalogue.logs import log_level
 from opsmessaging.conf import conf
@@ -142,8 +145,6 @@ class OpsMessagingHandler(logging.Handler):
 
     def _write_forever(self) -> None:
         _writing.active = True
-        from django.apps import apps
-
         # Records logged during django.setup() wait here until the models are ready.
         while not apps.ready:
             time.sleep(APPS_READY_WAIT_SECONDS)
@@ -182,15 +183,11 @@ class OpsMessagingHandler(logging.Handler):
 
     @staticmethod
     def _close_connections() -> None:
-        from django.db import connections
-
         connections.close_all()
 
     @staticmethod
     def _forget_connection() -> None:
         """Drop this thread's database connection if it broke, so the next write reconnects."""
-        from django.db import connections
-
         for connection in connections.all(initialized_only=True):
             try:
                 connection.close_if_unusable_or_obsolete()

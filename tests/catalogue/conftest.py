@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from opsmessaging import helpers
+from opsmessaging import timestamps
 from opsmessaging.catalogue import Payload
 from opsmessaging.exceptions import InvalidMessage
 from tests.catalogue.reference import SAMPLES, TYPES
@@ -61,4 +61,4 @@ def ticking_clock(monkeypatch: pytest.MonkeyPatch) -> None:
                 milliseconds=next(ticks)
             )
 
-    monkeypatch.setattr(helpers, "datetime", TickingDatetime)
+    monkeypatch.setattr(timestamps, "datetime", TickingDatetime)

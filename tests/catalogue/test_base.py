@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from django.test import override_settings
 
-from opsmessaging import helpers
+from opsmessaging import timestamps
 from opsmessaging.catalogue import (
     Kind,
     Payload,
@@ -245,7 +245,7 @@ def test_constructor_stamps_an_aware_utc_millisecond_timestamp_at_call_time(
 
 
 def test_ticking_clock_gives_distinct_timestamps(ticking_clock: None) -> None:
-    assert helpers.current_timestamp() != helpers.current_timestamp()
+    assert timestamps.current_timestamp() != timestamps.current_timestamp()
 
 
 def test_naive_datetime_is_rejected_for_a_datetime_field(

@@ -1,7 +1,8 @@
 """The README's install block, pasted into a fresh ``django-admin startproject``, works.
 
-The block is read from the README between ``<!-- install:begin -->`` and
-``<!-- install:end -->``: each ``<!-- install:file <path> <append|replace|create> -->``
+The block is read from the README between ``<!-- --8<-- [start:install] -->`` and
+``<!-- --8<-- [end:install] -->`` (the markers that also include it in
+``docs/install.md``): each ``<!-- install:file <path> <append|replace|create> -->``
 marker is followed by one fenced Python block for that file. The new project runs with
 startproject's own defaults (SQLite) and the block's in-process channel layer, so the test
 needs no service; the server is uvicorn in a process of its own.
@@ -30,7 +31,9 @@ PROJECT = "mysite"
 #: Seconds any one step (a command, the server's start, a frame) may take.
 STEP_TIMEOUT = 60
 
-_BLOCK_RE = re.compile(r"<!-- install:begin -->(.*?)<!-- install:end -->", re.S)
+_BLOCK_RE = re.compile(
+    r"<!-- --8<-- \[start:install\] -->(.*?)<!-- --8<-- \[end:install\] -->", re.S
+)
 _FILE_RE = re.compile(
     r"<!-- install:file (\S+) (append|replace|create) -->\s*```python\n(.*?)```", re.S
 )

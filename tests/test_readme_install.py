@@ -210,6 +210,17 @@ def test_the_admin_login_page_answers(server: str) -> None:
     assert b'name="username"' in body
 
 
+def test_the_operations_page_and_its_script_are_served(server: str) -> None:
+    status, body = get(server, "/opsmessaging/")
+    assert status == 200  # redirected to the admin's login page: staff only
+    assert b'name="username"' in body
+    status, body = get(server, "/static/opsmessaging/operations.js")
+    assert status == 200
+    assert (
+        body == (ROOT / "opsmessaging/static/opsmessaging/operations.js").read_bytes()
+    )
+
+
 def test_the_api_needs_a_token_and_answers_with_one(server: str, token: str) -> None:
     assert get(server, "/api/opsmessaging/messages/")[0] == 401
     status, body = get(server, "/api/opsmessaging/categories/", token)

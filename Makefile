@@ -18,7 +18,7 @@ SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging_soak
 SOAK_REDIS_URL ?= redis://127.0.0.1:6379/14
 SOAK_ARGS ?=
 
-.PHONY: run test install lint test-sqlite test-services clean bench bench-quick bench-history soak
+.PHONY: run test install lint docs test-sqlite test-services clean bench bench-quick bench-history soak
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +35,17 @@ run: install
 
 test: lint test-sqlite test-services
 
-lint: install
+lint: install docs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy opsmessaging
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
+
+# The manual (docs/, mkdocs.yml); warnings are errors.
+docs: install
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 # The embedded default: SQLite, in-process channel layer, no external service.
 test-sqlite: install

@@ -78,7 +78,7 @@ test-newest: $(NEWEST_STAMP)
 	SQLITE_TEST_PATH=$(NEWEST_VENV)/test-db.sqlite3 \
 		$(NEWEST_PY) -m pytest -m "not postgres and not redis and not packaging" -q
 
-# The sdist and the wheel, checked by twine; then the wheel installed into a fresh
+# The sdist and the wheel (built from the sdist), checked by twine; then the wheel installed into a fresh
 # virtualenv (tests/packaging/test_wheel.py) must import, migrate and broadcast.
 package: install
 	rm -rf $(DIST)
@@ -123,4 +123,4 @@ soak: install
 		$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) $(NEWEST_VENV) $(DIST) .nox db.sqlite3* test-db.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NEWEST_VENV) build .nox db.sqlite3* test-db.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -47,12 +47,13 @@ def _run(args: list[str], cwd: Path, **env: str) -> str:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel ``make package`` built, or one built here."""
+    """The wheel ``make package`` built, or one built here (from the sdist, as ``make package``
+    does, so that no stale ``build/lib`` of the source tree slips into it)."""
     if given := os.environ.get("OPSMESSAGING_WHEEL"):
-        return Path(given)
+        return Path(given).resolve()
     dist = tmp_path_factory.mktemp("dist")
     _run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        [sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)],
         ROOT,
     )
     (built,) = dist.glob("*.whl")

@@ -3,6 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The newest supported combination (Django 6.1 on Python 3.13) in a second virtualenv;
+# PYENV_VERSION picks pyenv's 3.13 when python3.13 is a pyenv shim (ignored otherwise).
+NEWEST_PYTHON ?= python3.13
+NEWEST_VENV ?= .venv-newest
+NEWEST_PY := $(NEWEST_VENV)/bin/python
+NEWEST_STAMP := $(NEWEST_VENV)/.installed
+# `make run PORT=8123 HOST=0.0.0.0`
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Where `make package` builds the sdist and the wheel.
+DIST ?= build/dist
 # The services pass of `make test` (PostgreSQL and Redis); CI sets
 # OPSMESSAGING_REQUIRE_SERVICES=1 so that an unreachable server fails the run instead of
 # skipping it.
@@ -18,7 +29,8 @@ SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/opsmessaging_soak
 SOAK_REDIS_URL ?= redis://127.0.0.1:6379/14
 SOAK_ARGS ?=
 
-.PHONY: run test install lint docs test-sqlite test-services clean bench bench-quick bench-history soak
+.PHONY: run test install install-newest lint docs test-sqlite test-newest test-services package \
+	clean bench bench-quick bench-history soak
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +39,25 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+$(NEWEST_STAMP): requirements.txt requirements-newest.txt pyproject.toml
+	PYENV_VERSION=3.13 $(NEWEST_PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	grep -v '^django-celery-beat' requirements.txt > $(NEWEST_VENV)/requirements.txt
+	$(NEWEST_PY) -m pip install --quiet --disable-pip-version-check \
+		-r $(NEWEST_VENV)/requirements.txt -r requirements-newest.txt -e .
+	$(NEWEST_PY) -m pip install --quiet --disable-pip-version-check --no-deps \
+		"$$(grep '^django-celery-beat' requirements.txt)"
+	touch $(NEWEST_STAMP)
+
+install-newest: $(NEWEST_STAMP)
+
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_setup
-	$(PY) -m uvicorn project.asgi:application --host 127.0.0.1 --port 8000 \
+	$(PY) -m uvicorn project.asgi:application --host $(HOST) --port $(PORT) \
 		--ws websockets-sansio --ws-max-size 1048576 --lifespan on
 
-test: lint test-sqlite test-services
+test: lint test-sqlite test-newest package test-services
 
 lint: install docs
 	$(VENV)/bin/ruff check .
@@ -49,12 +73,28 @@ docs: install
 
 # The embedded default: SQLite, in-process channel layer, no external service.
 test-sqlite: install
-	$(PY) -m pytest -m "not postgres and not redis" -q
+	$(PY) -m pytest -m "not postgres and not redis and not packaging" -q
+
+# The SQLite pass again on the newest supported combination (Django 6.1, Python 3.13);
+# noxfile.py has the whole matrix.
+test-newest: $(NEWEST_STAMP)
+	$(NEWEST_PY) manage.py check --fail-level WARNING
+	$(NEWEST_PY) manage.py makemigrations --check --dry-run
+	SQLITE_TEST_PATH=$(NEWEST_VENV)/test-db.sqlite3 \
+		$(NEWEST_PY) -m pytest -m "not postgres and not redis and not packaging" -q
+
+# The sdist and the wheel (built from the sdist), checked by twine; then the wheel installed into a fresh
+# virtualenv (tests/packaging/test_wheel.py) must import, migrate and broadcast.
+package: install
+	rm -rf $(DIST)
+	$(PY) -m build --outdir $(DIST) .
+	$(PY) -m twine check --strict $(DIST)/*
+	OPSMESSAGING_WHEEL="$$(ls $(DIST)/*.whl)" $(PY) -m pytest tests/packaging -m packaging -q
 
 # Everything again on the real PostgreSQL and Redis.
 test-services: install
 	@if $(PY) tests/services.py postgres "$(PG_URL)" && $(PY) tests/services.py redis "$(TEST_REDIS_URL)"; then \
-		DATABASE_URL="$(PG_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(PY) -m pytest -q; \
+		DATABASE_URL="$(PG_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(PY) -m pytest -m "not packaging" -q; \
 	elif [ "$$OPSMESSAGING_REQUIRE_SERVICES" = 1 ]; then \
 		echo "PostgreSQL ($(PG_URL)) and Redis ($(TEST_REDIS_URL)) are required but unreachable" >&2; exit 1; \
 	else \
@@ -88,4 +128,4 @@ soak: install
 		$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3* test-db.sqlite3* .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NEWEST_VENV) build .nox db.sqlite3* test-db.sqlite3* .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from opsmessaging import catalogue, helpers, pubsub
+from opsmessaging import builders, catalogue, helpers, pubsub
 from opsmessaging.catalogue import Kind, all_types, logs
 from opsmessaging.categories import Category
 from opsmessaging.envelope import Envelope
@@ -216,10 +216,10 @@ def test_broadcast_functions_end_in_a_result_or_invalid_message(name, data):
     args, kwargs = data.draw(call_arguments(function))
     if name == "broadcast_security_event":
         args = [
-            data.draw(st.sampled_from(list(pubsub.SECURITY_EVENT_TYPES)) | argument)
+            data.draw(st.sampled_from(list(builders.SECURITY_EVENT_TYPES)) | argument)
         ]
         fields = sorted(
-            {f.name for t in pubsub.SECURITY_EVENT_TYPES.values() for f in t.fields}
+            {f.name for t in builders.SECURITY_EVENT_TYPES.values() for f in t.fields}
         )
         kwargs = data.draw(
             st.dictionaries(st.sampled_from(fields), argument, max_size=6)

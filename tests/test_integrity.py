@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from opsmessaging import integrity, pubsub
+from opsmessaging import integrity, keys, pubsub
 from opsmessaging.catalogue import system
 from opsmessaging.envelope import Envelope
 from opsmessaging.models import Message
@@ -194,15 +194,15 @@ def test_compatibility_signing_section_is_computed():
 
 
 def test_derived_signing_keys_follow_a_changed_secret_key():
-    def expected(secret: str) -> integrity.SigningKey:
-        key = integrity.derived_key(secret, integrity.SIGNING_SALT)
-        return integrity.SigningKey("sk-" + hashlib.sha256(key).hexdigest()[:12], key)
+    def expected(secret: str) -> keys.SigningKey:
+        key = keys.derived_key(secret, keys.SIGNING_SALT)
+        return keys.SigningKey("sk-" + hashlib.sha256(key).hexdigest()[:12], key)
 
     with override_settings(SECRET_KEY="first", SECRET_KEY_FALLBACKS=[]):
-        assert integrity.signing_keys() == [expected("first")]
+        assert keys.signing_keys() == [expected("first")]
     with override_settings(SECRET_KEY="second", SECRET_KEY_FALLBACKS=["first"]):
-        assert integrity.signing_keys() == [expected("second"), expected("first")]
-        integrity.signing_keys().clear()  # a caller's copy: the next call is intact
-        assert len(integrity.signing_keys()) == 2
+        assert keys.signing_keys() == [expected("second"), expected("first")]
+        keys.signing_keys().clear()  # a caller's copy: the next call is intact
+        assert len(keys.signing_keys()) == 2
     with override_settings(SECRET_KEY="first", SECRET_KEY_FALLBACKS=[]):
-        assert integrity.signing_keys() == [expected("first")]
+        assert keys.signing_keys() == [expected("first")]

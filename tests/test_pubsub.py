@@ -701,7 +701,7 @@ def test_store_failure_returns_error_and_logs_failed_to_broadcast(monkeypatch, c
         raise DatabaseError("connection refused")
 
     monkeypatch.setattr(Message.objects, "append", broken)
-    with caplog.at_level(logging.WARNING, logger="opsmessaging.pubsub"):
+    with caplog.at_level(logging.WARNING, logger="opsmessaging.publishing"):
         result = pubsub.broadcast_system_lifecycle("started", "s", "1")
     assert result.status == "error"
     assert result.message is None
@@ -792,7 +792,7 @@ def test_broadcast_batch_store_failure_counts_every_event_as_error(monkeypatch, 
         raise DatabaseError("disk full")
 
     monkeypatch.setattr(Message.objects, "append_many", broken)
-    with caplog.at_level(logging.WARNING, logger="opsmessaging.pubsub"):
+    with caplog.at_level(logging.WARNING, logger="opsmessaging.publishing"):
         batch = pubsub.broadcast_batch(
             [("health_update", "c", "healthy", {}), ("alert", "a", "info", "m", {})]
         )
@@ -871,7 +871,7 @@ def test_compatibility_report_has_the_seed_sections_plus_ours_and_passes():
 def test_compatibility_report_really_checks_truncation(monkeypatch):
     # Upstream: millisecond_truncated was `microsecond != nil`, always true.
     monkeypatch.setattr(
-        pubsub,
+        compatibility,
         "current_timestamp",
         lambda: datetime.now(UTC).replace(microsecond=123_456),
     )

@@ -336,7 +336,7 @@ def stored_ids() -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unreachable_database_spools_promptly_and_says_so(store, caplog):
-    with caplog.at_level(logging.WARNING, logger="opsmessaging.pubsub"):
+    with caplog.at_level(logging.WARNING, logger="opsmessaging.publishing"):
         started = time.monotonic()
         result = pubsub.broadcast_alert("disk", "critical", "the database is away")
         elapsed = time.monotonic() - started
@@ -416,7 +416,7 @@ def test_a_full_spool_refuses_with_an_error_and_keeps_what_it_has(
 ):
     settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SPOOL_MAX_MESSAGES": 2}
     kept = [pubsub.broadcast_alert("disk", "error", f"kept {i}") for i in range(2)]
-    with caplog.at_level(logging.ERROR, logger="opsmessaging.pubsub"):
+    with caplog.at_level(logging.ERROR, logger="opsmessaging.publishing"):
         refused = pubsub.broadcast_alert("disk", "error", "no room")
     assert [r.status for r in kept] == ["spooled", "spooled"]
     assert (refused.status, refused.message, refused.envelope) == ("error", None, None)

@@ -108,7 +108,7 @@ def test_capture_logging_off_stores_nothing(app_logger, handler, settings):
 
 
 def test_opsmessaging_own_records_are_never_captured(root_handler):
-    logging.getLogger("opsmessaging.pubsub").error("Failed to broadcast X")
+    logging.getLogger("opsmessaging.publishing").error("Failed to broadcast X")
     logging.getLogger("opsmessaging").critical("anything")
     root_handler.flush()
     assert Message.objects.count() == 0
@@ -130,7 +130,7 @@ def test_the_handler_survives_the_store_being_unavailable(
     # One attempt: pubsub's "Failed to broadcast" warning is not captured in turn.
     assert calls == ["LogEntry"]
     assert [
-        r.getMessage() for r in caplog.records if r.name == "opsmessaging.pubsub"
+        r.getMessage() for r in caplog.records if r.name == "opsmessaging.publishing"
     ] == [
         "Failed to broadcast LogEntry to logging/application_logs: "
         "DatabaseError: could not connect to server"

@@ -43,6 +43,7 @@ from opsmessaging.categories import Category, group_name
 from opsmessaging.codec import compact_json
 from opsmessaging.conf import conf
 from opsmessaging.fanout import LiveMessage, live_message
+from opsmessaging.models import CategorySequence
 from opsmessaging.permissions import can_view_category
 from opsmessaging.protocol import CLOSE_LAYER_UNAVAILABLE, CLOSE_NOT_AUTHENTICATED
 from opsmessaging.retention import first_kept_sequence, last_sequence
@@ -180,9 +181,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 }
             )
         except FrameError as exc:
-            await self._control(
-                {"type": protocol.ERROR, "code": exc.code, "detail": exc.detail}
-            )
+            await self._control(exc.frame())
 
     async def _dispatch(self, content: dict[str, Any]) -> None:
         action = content.get("action")
@@ -200,6 +199,9 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _subscribe(self, content: dict[str, Any]) -> None:
         sub, since = parse_subscription(content)
+        epoch = content.get("epoch")
+        if epoch is not None and not isinstance(epoch, str):
+            raise FrameError("invalid_epoch", f"epoch must be a string, not {epoch!r}")
         if not await run_in_thread(can_view_category, self.scope["user"], sub.category):
             raise FrameError(
                 "forbidden", f"you may not view the '{sub.category.value}' category"
@@ -221,15 +223,30 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         try:
             # Read after joining the group: anything committed later arrives live.
             high_water = await run_in_thread(last_sequence, sub.category)
+            current_epoch = await run_in_thread(CategorySequence.epoch_of, sub.category)
         except DatabaseError:
             self._drop(sub.key)
             await self._leave_if_unused(sub.category)
             raise
+        if epoch is not None and epoch != current_epoch:
+            # A position in another log: its sequences name other messages here.
+            self._drop(sub.key)
+            await self._leave_if_unused(sub.category)
+            raise FrameError(
+                "epoch_changed",
+                f"the {sub.category.value} log was started anew (epoch {current_epoch}, "
+                f"not {epoch}): positions in the old log are not valid; subscribe again "
+                "without since and epoch, or from since=0 with the new epoch",
+                **sub.describe(),
+                epoch=current_epoch,
+                last_sequence=high_water,
+            )
         frame: dict[str, Any] = {
             "type": protocol.SUBSCRIBED,
             **sub.describe(),
             "since": since,
             "last_sequence": high_water,
+            "epoch": current_epoch,
         }
         if since is not None:
             # Committed in order: everything up to last_sequence is visible now.

@@ -6,6 +6,7 @@ The SQL of appends and reads is in ``opsmessaging.store``.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -196,6 +197,11 @@ class Message(models.Model):
         )
 
 
+def new_epoch() -> str:
+    """Return a new log epoch: 16 random hex characters."""
+    return secrets.token_hex(8)
+
+
 class CategorySequence(models.Model):
     """The last sequence number given out in one category (a row lock serialises appends)."""
 
@@ -203,9 +209,35 @@ class CategorySequence(models.Model):
         max_length=16, choices=Category.choices, primary_key=True
     )
     last_sequence = models.BigIntegerField(default=0)
+    epoch = models.CharField(
+        max_length=32,
+        default=new_epoch,
+        help_text="Names this category's log: a new one whenever the log starts anew "
+        "(a flushed or recreated store), so that a position in an old log is refused.",
+    )
 
     def __str__(self) -> str:
-        return f"{self.category}: {self.last_sequence}"
+        return f"{self.category}: {self.last_sequence} (epoch {self.epoch})"
+
+    @classmethod
+    def epoch_of(cls, category: Category | str) -> str:
+        """Return the epoch of ``category``'s log, starting the log if it has none yet."""
+        alias = router.db_for_write(cls)
+        value = Category(category)
+        epoch = (
+            cls.objects.using(alias)
+            .filter(category=value.value)
+            .values_list("epoch", flat=True)
+            .first()
+        )
+        if epoch is None:
+            cls.ensure(alias, value)
+            epoch = (
+                cls.objects.using(alias)
+                .values_list("epoch", flat=True)
+                .get(category=value.value)
+            )
+        return str(epoch)
 
     @classmethod
     def ensure(cls, alias: str, category: Category) -> None:

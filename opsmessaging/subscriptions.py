@@ -33,10 +33,22 @@ T = TypeVar("T")
 class FrameError(Exception):
     """Raised when a client frame is refused; becomes an ``error`` frame."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        #: More fields of the error frame (``epoch`` and ``last_sequence`` of
+        #: ``epoch_changed``).
+        self.extra = extra
+
+    def frame(self) -> dict[str, Any]:
+        """Return the ``error`` frame of this refusal."""
+        return {
+            "type": protocol.ERROR,
+            "code": self.code,
+            "detail": self.detail,
+            **self.extra,
+        }
 
 
 @dataclass

@@ -26,7 +26,7 @@ from django.test import override_settings
 from websockets.exceptions import ConnectionClosed
 
 from opsmessaging import fanout, pubsub, subscriptions
-from opsmessaging.models import Message
+from opsmessaging.models import CategorySequence, Message
 from tests.live import (
     live_asgi_server,
     receive,
@@ -106,6 +106,7 @@ def test_live_delivery_carries_the_exact_wire_form(server, admin):
             "topic": None,
             "since": None,
             "last_sequence": 0,
+            "epoch": CategorySequence.epoch_of("health"),
         }
         result = pubsub.broadcast_health_update(
             "store_worker", "healthy", {"store_id": "main_store"}
@@ -1085,3 +1086,51 @@ def test_a_layer_check_that_wakes_up_late_does_not_judge_the_layer(monkeypatch):
     # Three late wake-ups passed without a verdict; the first on time failed the layer.
     assert len(wakes) == 4
     assert failures == ["no probe came back through the channel layer in 0.1 s"]
+
+
+def test_subscribed_names_the_epoch_of_the_category_log(server, admin):
+    epoch = CategorySequence.epoch_of("alerts")
+    with ws_connect(server, admin) as ws:
+        frame = subscribe(ws, category="alerts", since=0, epoch=epoch)
+    assert (frame["epoch"], frame["since"], frame["last_sequence"]) == (epoch, 0, 0)
+
+
+def test_a_resume_in_an_old_epoch_is_refused_with_the_new_one(server, admin):
+    old = CategorySequence.epoch_of("alerts")
+    first = pubsub.broadcast_alert("disk", "warning", "before the reset").message
+    # The log starts anew (a flushed store): its counter and messages are gone.
+    Message.objects.filter(category="alerts").delete()
+    CategorySequence.objects.filter(category="alerts").delete()
+    after = pubsub.broadcast_alert("disk", "warning", "after the reset").message
+    new = CategorySequence.epoch_of("alerts")
+    assert (first.sequence, after.sequence, new != old) == (1, 1, True)
+    with ws_connect(server, admin) as ws:
+        send(ws, {"action": "subscribe", "category": "alerts", "since": 1, "epoch": old})
+        refused = receive(ws)
+        assert refused["type"] == "error"
+        assert {k: v for k, v in refused.items() if k != "detail"} == {
+            "type": "error",
+            "code": "epoch_changed",
+            "category": "alerts",
+            "topic": None,
+            "epoch": new,
+            "last_sequence": 1,
+        }
+        # Not subscribed: a new message does not arrive; a ping is answered first.
+        pubsub.broadcast_alert("disk", "warning", "not for the refused one")
+        send(ws, {"action": "ping"})
+        assert receive(ws, 2) == {"type": "pong"}
+        again = subscribe(ws, category="alerts", since=0, epoch=new)
+        assert (again["epoch"], again["last_sequence"]) == (new, 2)
+        replayed = collect(ws, 2)
+    assert [f["message"]["payload"]["title"] for f in replayed] == [
+        "after the reset",
+        "not for the refused one",
+    ]
+
+
+def test_an_epoch_that_is_not_a_string_is_an_error_frame(server, admin):
+    with ws_connect(server, admin) as ws:
+        send(ws, {"action": "subscribe", "category": "alerts", "epoch": 7})
+        frame = receive(ws)
+    assert (frame["type"], frame["code"]) == ("error", "invalid_epoch")

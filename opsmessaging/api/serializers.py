@@ -204,6 +204,10 @@ class CategorySerializer(serializers.Serializer[Any]):
     first_sequence = serializers.IntegerField(allow_null=True)
     last_sequence = serializers.IntegerField(allow_null=True)
     last_message_at = TimestampField(allow_null=True)
+    epoch = serializers.CharField(
+        help_text="The epoch of the category's log: sequences are positions in it. A new "
+        "epoch means the log was started anew and earlier positions are not valid."
+    )
 
 
 class NodeSerializer(serializers.ModelSerializer[Node]):

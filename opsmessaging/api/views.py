@@ -67,7 +67,7 @@ from opsmessaging.catalogue import get_type
 from opsmessaging.compatibility import compatibility_status
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
-from opsmessaging.models import Message, Node
+from opsmessaging.models import CategorySequence, Message, Node
 from opsmessaging.permissions import (
     can_add_category,
     filter_viewable,
@@ -363,6 +363,7 @@ class CategoryListView(JSONErrorsMixin, APIView):
                     "topics": topics[:TOPICS_LISTED],
                     "topics_truncated": len(topics) > TOPICS_LISTED,
                     **Message.objects.category_stats(category.value),
+                    "epoch": CategorySequence.epoch_of(category),
                 }
             )
         return Response(CategorySerializer(rows, many=True).data)

@@ -6,7 +6,8 @@ import pytest
 from django.test import override_settings
 
 from opsmessaging import compatibility, pubsub, schema
-from opsmessaging.models import Message, Node
+from opsmessaging.categories import Category
+from opsmessaging.models import CategorySequence, Message, Node
 from tests.api.conftest import (
     NODE,
     URL,
@@ -486,7 +487,13 @@ def test_categories_list_topics_counts_and_last_time_of_visible_categories(reade
         "last_sequence": None,
         "last_message_at": None,
     }
-    assert response.json() == [
+    epochs = {c: CategorySequence.epoch_of(c) for c in Category.values}
+    assert all(len(e) == 16 for e in epochs.values())
+    assert len(set(epochs.values())) == len(epochs)  # one log, one epoch, per category
+    without_epochs = [
+        {k: v for k, v in row.items() if k != "epoch"} for row in response.json()
+    ]
+    assert without_epochs == [
         {"category": "system", "label": "System lifecycle", **empty},
         {
             "category": "health",
@@ -513,6 +520,9 @@ def test_categories_list_topics_counts_and_last_time_of_visible_categories(reade
         {"category": "lifecycle", "label": "Process lifecycle", **empty},
         {"category": "logging", "label": "Log aggregation", **empty},
     ]
+    assert {row["category"]: row["epoch"] for row in response.json()} == {
+        c: epochs[c] for c in epochs if c not in ("security", "audit")
+    }
 
 
 def test_categories_count_the_remaining_range_after_the_oldest_are_pruned(admin):

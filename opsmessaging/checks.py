@@ -135,10 +135,23 @@ def check_settings(
                 "WS_MAX_FRAME_BYTES",
                 "WS_BUFFER_SIZE",
                 "WS_REPLAY_BATCH",
+                "RELAY_POLL_INTERVAL",
+                "RELAY_STANDBY_INTERVAL",
+                "API_SEQUENCE_WAIT",
             ),
             "opsmessaging.E007",
         )
     )
+    sequencing = user.get("SEQUENCING", DEFAULTS["SEQUENCING"])
+    if sequencing not in ("relay", "inline"):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['SEQUENCING'] must be 'relay' or 'inline', not "
+                f"{sequencing!r}.",
+                hint="'relay' (the default) never makes appends wait for each other.",
+                id="opsmessaging.E013",
+            )
+        )
     poll = user.get("WS_POLL_INTERVAL", DEFAULTS["WS_POLL_INTERVAL"])
     if not (_positive_int(poll) or poll == 0) or isinstance(poll, bool):
         errors.append(

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.checks import ERROR, CheckMessage
 from django.core.checks.registry import registry
 
-from opsmessaging import builders, codec, fanout, integrity, schema
+from opsmessaging import builders, codec, fanout, integrity, relay, schema
 from opsmessaging.catalogue.base import registry as payload_types
 from opsmessaging.catalogue.base import to_json_value
 from opsmessaging.catalogue.samples import samples
@@ -108,7 +108,11 @@ def _signing() -> dict[str, Any]:
 
 
 def _delivery() -> dict[str, Any]:
-    return {**fanout.check_round_trip(), **fanout.delivery_stats()}
+    return {
+        **fanout.check_round_trip(),
+        **fanout.delivery_stats(),
+        "relay": relay.status(),
+    }
 
 
 def validate_messaging_compatibility() -> dict[str, dict[str, Any]]:

@@ -26,8 +26,19 @@ DEFAULTS: dict[str, Any] = {
     "NODE_TYPE": "combined_node",
     # Largest accepted payload, in bytes of its JSON encoding.
     "MAX_PAYLOAD_BYTES": 64 * 1024,
-    # Milliseconds a broadcast may wait for the channel layer before reporting failure.
+    # Milliseconds the relay may wait for the channel layer before counting a failure.
     "FANOUT_TIMEOUT": 500,
+    # How a message gets its sequence on PostgreSQL: "relay" (appends never wait for each
+    # other; the relay numbers committed messages shortly after commit) or "inline" (in
+    # the writer's transaction, holding the category's counter until it commits; the
+    # result carries the sequence). SQLite always numbers inline.
+    "SEQUENCING": "relay",
+    # Milliseconds between the relay's looks at the log when nothing woke it.
+    "RELAY_POLL_INTERVAL": 20,
+    # Milliseconds between a standby relay's tries to take over.
+    "RELAY_STANDBY_INTERVAL": 1000,
+    # Milliseconds the API's POST waits for the sequence of what it stored.
+    "API_SEQUENCE_WAIT": 2000,
     # WebSocket: largest accepted client frame (bytes), messages queued per connection
     # before a slow client is told it fell behind, and rows per replay query.
     "WS_MAX_FRAME_BYTES": 16 * 1024,
@@ -173,6 +184,22 @@ class Settings:
     @property
     def WS_REPLAY_BATCH(self) -> int:
         return int(self.get("WS_REPLAY_BATCH"))
+
+    @property
+    def SEQUENCING(self) -> str:
+        return str(self.get("SEQUENCING"))
+
+    @property
+    def RELAY_POLL_INTERVAL(self) -> int:
+        return int(self.get("RELAY_POLL_INTERVAL"))
+
+    @property
+    def RELAY_STANDBY_INTERVAL(self) -> int:
+        return int(self.get("RELAY_STANDBY_INTERVAL"))
+
+    @property
+    def API_SEQUENCE_WAIT(self) -> int:
+        return int(self.get("API_SEQUENCE_WAIT"))
 
     @property
     def WS_POLL_INTERVAL(self) -> int:

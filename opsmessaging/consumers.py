@@ -38,7 +38,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db import DatabaseError
 
-from opsmessaging import fanout, protocol
+from opsmessaging import fanout, protocol, relay
 from opsmessaging.categories import Category, group_name
 from opsmessaging.codec import compact_json
 from opsmessaging.conf import conf
@@ -73,6 +73,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def connect(self) -> None:
         fanout.bind_loop(asyncio.get_running_loop())
+        relay.ensure_running(deliver_locally=True)
         self.subscriptions: dict[tuple[str, str | None], Subscription] = {}
         self.joined: set[str] = set()
         # Frames to send: control frames as dicts, message frames as their text.
@@ -241,6 +242,7 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 epoch=current_epoch,
                 last_sequence=high_water,
             )
+        sub.epoch = current_epoch
         frame: dict[str, Any] = {
             "type": protocol.SUBSCRIBED,
             **sub.describe(),
@@ -315,8 +317,29 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Handle messages fanned out to one of the joined category groups."""
         self.layer_events += 1
         category = event["category"]
+        epoch = event.get("epoch")
+        if epoch is not None:
+            await self._check_epoch(category, epoch)
         for message in event["messages"]:
             await self._live(category, message)
+
+    async def _check_epoch(self, category: str, epoch: str) -> None:
+        """Tell and drop the subscriptions of ``category`` made in another epoch of its
+        log: their positions name other messages in this one."""
+        for sub in [s for s in self.subscriptions.values() if s.category == category]:
+            if sub.epoch is None or sub.epoch == epoch:
+                continue
+            self._drop(sub.key)
+            await self._control(
+                FrameError(
+                    "epoch_changed",
+                    f"the {category} log was started anew (epoch {epoch}): subscribe "
+                    "again from since=0 with the new epoch",
+                    **sub.describe(),
+                    epoch=epoch,
+                ).frame()
+            )
+        await self._leave_if_unused(Category(category))
 
     async def opsmessaging_message(self, event: dict[str, Any]) -> None:
         """Handle one message in the event form of earlier versions (its wire form)."""

@@ -1,12 +1,12 @@
-"""Delivery of stored messages to Channels groups, after commit, with a timeout.
+"""Delivery of committed messages to Channels groups, with a timeout (the relay's sending).
 
 A message is sent to the group of its category and to the group of its category and topic
 (``categories.group_name``), in an ``opsmessaging.messages`` event that carries, for each
 message of one ``deliver()`` call in that group, the fields subscriptions match on and
 its wire form already rendered as JSON (``LiveMessage``): rendered once per message, not
-once per subscriber. Sending never blocks a caller longer than
+once per subscriber. Sending never blocks the relay longer than
 ``OPSMESSAGING["FANOUT_TIMEOUT"]`` and never raises: a failure is returned as a reason,
-logged and counted, and the message stays stored, so subscribers catch up from the store.
+logged and counted, and the relay sends the same messages again later.
 
 Coroutines run on one event loop per process: the ASGI server's loop once a consumer has
 bound it (the in-memory layer only works there), otherwise a private background loop. So
@@ -218,7 +218,9 @@ def groups_for(message: Message) -> tuple[str, str]:
     return group_name(message.category), group_name(message.category, message.topic)
 
 
-def events_for(messages: Iterable[Message]) -> list[tuple[str, dict[str, Any]]]:
+def events_for(
+    messages: Iterable[Message], epoch: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """Return the (group, event) pairs that deliver ``messages``.
 
     One ``MESSAGES_EVENT`` per group (and per ``EVENT_BATCH`` messages), its messages in
@@ -235,6 +237,7 @@ def events_for(messages: Iterable[Message]) -> list[tuple[str, dict[str, Any]]]:
             {
                 "type": MESSAGES_EVENT,
                 "category": category,
+                **({} if epoch is None else {"epoch": epoch}),
                 "messages": live[start : start + EVENT_BATCH],
             },
         )
@@ -250,8 +253,11 @@ async def _send_all(
         await layer.group_send(group, event)
 
 
-def deliver(messages: Iterable[Message]) -> str | None:
+def deliver(messages: Iterable[Message], epoch: str | None = None) -> str | None:
     """Send stored messages to their groups; return None, or the reason delivery failed.
+
+    ``epoch`` is the epoch of their log (see ``CategorySequence.epoch``), carried by the
+    events so that a subscription of another epoch is told, not fed wrong positions.
 
     Never raises and never waits longer than ``FANOUT_TIMEOUT``; failures are logged as
     ``Failed to broadcast ...`` and counted.
@@ -264,7 +270,7 @@ def deliver(messages: Iterable[Message]) -> str | None:
         return None  # no channel layer configured: storing is all there is to do
     started = time.perf_counter()
     try:
-        events = events_for(batch)
+        events = events_for(batch, epoch)
         runner.run(_send_all(layer, events), conf.FANOUT_TIMEOUT / 1000)
     except Exception as exc:  # any layer failure is reported, never raised
         reason = f"delivery failed: {type(exc).__name__}: {exc}".strip()

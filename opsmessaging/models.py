@@ -48,7 +48,10 @@ class Message(models.Model):
         help_text="Normalised severity, if any.",
     )
     sequence = models.BigIntegerField(
-        help_text="Position in the category, from 1, no gaps."
+        null=True,
+        blank=True,
+        help_text="Position in the category, from 1, no gaps; empty for the moment "
+        "between the commit of a message and its numbering by the relay.",
     )
     payload = models.JSONField(
         null=True, blank=True, help_text="The payload, unless compressed or encrypted."
@@ -97,6 +100,11 @@ class Message(models.Model):
             models.Index(fields=["severity", "id"], name="opsmsg_severity_id"),
             models.Index(fields=["payload_type", "id"], name="opsmsg_type_id"),
             models.Index(fields=["timestamp"], name="opsmsg_timestamp"),
+            models.Index(
+                fields=["id"],
+                name="opsmsg_unsequenced",
+                condition=models.Q(sequence__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -108,7 +116,7 @@ class Message(models.Model):
         super().save(*args, **kwargs)
 
     @classmethod
-    def from_envelope(cls, envelope: Envelope, sequence: int) -> Message:
+    def from_envelope(cls, envelope: Envelope, sequence: int | None) -> Message:
         """Return an unsaved message storing ``envelope``: signed, encoded for rest."""
         key_id, signature = integrity.sign(envelope)
         payload, blob, encoding = codec.encode(
@@ -203,12 +211,17 @@ def new_epoch() -> str:
 
 
 class CategorySequence(models.Model):
-    """The last sequence number given out in one category (a row lock serialises appends)."""
+    """One category's log: the last sequence given out, how far the relay delivered it,
+    and its epoch."""
 
     category = models.CharField(
         max_length=16, choices=Category.choices, primary_key=True
     )
     last_sequence = models.BigIntegerField(default=0)
+    delivered_sequence = models.BigIntegerField(
+        default=0,
+        help_text="Up to where the cluster's relay has delivered this log live.",
+    )
     epoch = models.CharField(
         max_length=32,
         default=new_epoch,
@@ -249,7 +262,8 @@ class CategorySequence(models.Model):
         )
         with transaction.atomic(using=alias):
             cls.objects.using(alias).get_or_create(
-                category=category.value, defaults={"last_sequence": last or 0}
+                category=category.value,
+                defaults={"last_sequence": last or 0, "delivered_sequence": last or 0},
             )
 
 

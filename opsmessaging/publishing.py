@@ -22,7 +22,7 @@ from django.db import (
     transaction,
 )
 
-from opsmessaging import fanout, spool
+from opsmessaging import relay, spool
 from opsmessaging.conf import conf
 from opsmessaging.envelope import Envelope
 from opsmessaging.models import Message
@@ -52,6 +52,27 @@ class BroadcastResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def sequence(self) -> int | None:
+        """The stored message's sequence, or None while it has none yet.
+
+        With ``SEQUENCING = "relay"`` (PostgreSQL's default) a message is numbered by the
+        relay just after it commits, so a fresh result has none: ``wait_for_sequence``.
+        """
+        return None if self.message is None else self.message.sequence
+
+    def wait_for_sequence(self, timeout: float = 5.0) -> int | None:
+        """Wait until the stored message has its sequence (at most ``timeout`` seconds)
+        and return it; None if it was not stored, or not numbered in time (inside a
+        transaction that has not committed yet it cannot be)."""
+        message = self.message
+        if message is None or message.sequence is not None:
+            return self.sequence
+        found = relay.wait_for_sequences([message.pk], timeout)
+        if message.pk in found:
+            message.sequence = found[message.pk]
+        return message.sequence
 
 
 @dataclass(frozen=True)
@@ -127,7 +148,7 @@ def _publish(envelopes: list[Envelope], many: bool) -> list[BroadcastResult]:
     """
     local = _local_spool()
     if local is not None and local.pending():
-        report = local.drain(store_and_deliver, wait=False)
+        report = local.drain(store_envelopes, wait=False)
         if not report.complete:
             waiting = report.error or "earlier spooled messages are being drained"
             return _spool(local, envelopes, waiting)
@@ -137,9 +158,7 @@ def _publish(envelopes: list[Envelope], many: bool) -> list[BroadcastResult]:
         if local is not None and isinstance(exc, OperationalError | InterfaceError):
             return _spool(local, envelopes, _reason(exc))
         return [_failed(envelope, exc) for envelope in envelopes]
-    reason = _deliver_after_commit(stored)
-    if reason is not None:
-        return [BroadcastResult("error", message, reason) for message in stored]
+    _relay_after_commit()
     return [BroadcastResult("ok", message) for message in stored]
 
 
@@ -160,10 +179,11 @@ def _store(envelopes: list[Envelope], many: bool) -> list[Message]:
         raise
 
 
-def store_and_deliver(envelopes: list[Envelope]) -> None:
-    """Store spooled messages and fan them out: the same path as any broadcast (the
-    spool drain's callback; raises the store's errors)."""
-    _deliver_after_commit(_store(envelopes, many=len(envelopes) > 1))
+def store_envelopes(envelopes: list[Envelope]) -> None:
+    """Store spooled messages: the same path as any broadcast (the spool drain's
+    callback; raises the store's errors)."""
+    _store(envelopes, many=len(envelopes) > 1)
+    _relay_after_commit()
 
 
 def _local_spool() -> spool.Spool | None:
@@ -217,20 +237,17 @@ def drain_spool(wait: bool = True) -> spool.DrainReport | None:
     local = _local_spool()
     if local is None:
         return None
-    return local.drain(store_and_deliver, wait=wait)
+    return local.drain(store_envelopes, wait=wait)
 
 
-def _deliver_after_commit(messages: list[Message]) -> str | None:
-    """Fan stored messages out now, or when the caller's transaction commits.
-
-    Returns the delivery failure when it happened now; a deferred failure is only logged
-    and counted, since the caller has its result already.
-    """
+def _relay_after_commit() -> None:
+    """Wake this process's relay when what was just stored is committed: now, or when
+    the caller's transaction commits (it never runs for one rolled back)."""
     alias = router.db_for_write(Message)
     if connections[alias].in_atomic_block:
-        transaction.on_commit(lambda: fanout.deliver(messages), using=alias)
-        return None
-    return fanout.deliver(messages)
+        transaction.on_commit(relay.published, using=alias)
+    else:
+        relay.published()
 
 
 def _reason(exc: Exception) -> str:

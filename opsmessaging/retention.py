@@ -116,6 +116,7 @@ def prune_category(
             break
         ids = [row[0] for row in batch[:expired]]
         first, last = batch[0][1], batch[expired - 1][1]
+        assert first is not None and last is not None  # sequence__gt leaves out None
         if dry_run:
             deleted += expired
         else:

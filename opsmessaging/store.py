@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 #: Columns written by an append, in the order of the INSERT statements below: the
 #: envelope's header, then the signature and the payload as encoded at rest.
+#: The transaction-level advisory lock held while committed messages are numbered.
+SEQUENCER_LOCK = 0x6F70736D7367  # "opsmsg"
+
 COLUMNS = (*HEADER_FIELDS, "signature", "key_id", "payload_encoding", "payload_blob")
 
 
@@ -137,7 +140,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         no gaps and retention removes the oldest messages first, so the stored messages
         are exactly ``first_sequence`` to ``last_sequence``.
         """
-        rows = self.filter(category=category)
+        rows = self.filter(category=category, sequence__isnull=False)
         first = rows.order_by("sequence").values_list("sequence", flat=True).first()
         last = rows.order_by("-sequence").values("sequence", "timestamp").first()
         if first is None or last is None:
@@ -147,10 +150,12 @@ class MessageQuerySet(models.QuerySet["Message"]):
                 "last_sequence": None,
                 "last_message_at": None,
             }
+        last_sequence = last["sequence"]
+        assert last_sequence is not None  # sequence__isnull=False
         return {
-            "count": last["sequence"] - first + 1,
+            "count": last_sequence - first + 1,
             "first_sequence": first,
-            "last_sequence": last["sequence"],
+            "last_sequence": last_sequence,
             "last_message_at": last["timestamp"],
         }
 
@@ -200,6 +205,13 @@ class MessageManager(models.Manager["Message"]):
 
     def _append(self, alias: str, envelope: Envelope) -> Message:
         connection = connections[alias]
+        if relay_sequenced(alias):
+            if connection.in_atomic_block or _pipeline(alias) is None:
+                with transaction.atomic(using=alias):  # a savepoint in the caller's
+                    if not connection.in_atomic_block:
+                        _bound_transaction(alias)
+                    return self._append_unsequenced(alias, envelope, bounded=False)
+            return self._append_unsequenced(alias, envelope, bounded=True)
         if connection.vendor == "postgresql":
             if connection.in_atomic_block:
                 with transaction.atomic(
@@ -246,6 +258,13 @@ class MessageManager(models.Manager["Message"]):
             by_category[envelope.category].append(index)
         messages: list[Message | None] = [None] * len(envelopes)
         outermost = not connections[alias].in_atomic_block
+        if relay_sequenced(alias):
+            if outermost and _pipeline(alias) is not None:
+                return self._append_many_unsequenced(alias, envelopes, bounded=True)
+            with transaction.atomic(using=alias):
+                if outermost:
+                    _bound_transaction(alias)
+                return self._append_many_unsequenced(alias, envelopes, bounded=False)
         if _pipeline(alias) is not None:
             if outermost:
                 return self._append_many_postgresql(
@@ -334,6 +353,120 @@ class MessageManager(models.Manager["Message"]):
             message._state.adding = False
             message._state.db = alias
         return messages
+
+    def _append_unsequenced(
+        self, alias: str, envelope: Envelope, bounded: bool
+    ) -> Message:
+        """Store one message without a sequence: a plain INSERT that waits for no other
+        writer (the relay numbers it once its transaction has committed)."""
+        message = self.model.from_envelope(envelope, None)
+        sql = (
+            f"INSERT INTO {self.model._meta.db_table} ({', '.join(COLUMNS)}, payload) "
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}, %s::jsonb) RETURNING id"
+        )
+        params = [
+            *(getattr(message, column) for column in COLUMNS),
+            None if message.payload is None else envelope.payload_json,
+        ]
+        if bounded and _pipeline(alias) is not None:
+            [rows] = _run_pipelined(alias, [*_timeouts_statements(), (sql, params)], 1)
+            message.id = rows[0][0]
+        else:
+            with connections[alias].cursor() as cursor:
+                cursor.execute(sql, params)
+                message.id = cursor.fetchone()[0]
+        message._state.adding = False
+        message._state.db = alias
+        return message
+
+    def _append_many_unsequenced(
+        self, alias: str, envelopes: Sequence[Envelope], bounded: bool
+    ) -> list[Message]:
+        """Store a batch without sequences in one ``INSERT ... SELECT FROM unnest(...)``,
+        its rows (and ids) in the order given; the relay numbers them after commit."""
+        messages = [self.model.from_envelope(e, None) for e in envelopes]
+        columns = list(COLUMNS)
+        arrays = ", ".join(f"%b::{_ARRAY_TYPES[c]}" for c in columns)
+        sql = (
+            f"INSERT INTO {self.model._meta.db_table} ({', '.join(columns)}, payload) "
+            f"SELECT {', '.join(f'u.{c}' for c in columns)}, u.payload::jsonb "
+            f"FROM unnest({arrays}, %b::text[]) WITH ORDINALITY "
+            f"AS u({', '.join(columns)}, payload, ord) ORDER BY u.ord "
+            f"RETURNING id, message_id"
+        )
+        params: list[Any] = [[getattr(m, c) for m in messages] for c in columns]
+        params.append(
+            [
+                None if m.payload is None else e.payload_json
+                for m, e in zip(messages, envelopes, strict=True)
+            ]
+        )
+        if _pipeline(alias) is None:  # psycopg 2, or server-side binding
+            return self.using(alias).bulk_create(messages)
+        statements = [*(_timeouts_statements() if bounded else []), (sql, params)]
+        [rows] = _run_pipelined(alias, statements, returning=1)
+        ids = {message_id: pk for pk, message_id in rows}
+        for message in messages:
+            message.id = ids[message.message_id]
+            message._state.adding = False
+            message._state.db = alias
+        return messages
+
+    def sequence_pending(self, limit: int = 1000) -> dict[str, int]:
+        """Number committed messages that have no sequence yet, oldest id first.
+
+        One transaction under a transaction-level advisory lock, so that two sequencers
+        (two relays, or a relay and a process leaving) never number at once; each
+        category's counter moves by the count numbered in it, so sequences stay
+        contiguous. Messages of transactions still open are not visible, and are numbered
+        by a later pass after they commit (a rolled-back one never is). Returns the last
+        sequence given out per category numbered now ({} when none was pending).
+        PostgreSQL only.
+        """
+        alias = router.db_for_write(self.model)
+        message_table = self.model._meta.db_table
+        counter_table = self._counters()._meta.db_table
+        with connections[alias].cursor() as cursor:
+            cursor.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {message_table} WHERE sequence IS NULL)"
+            )
+            if not cursor.fetchone()[0]:
+                return {}
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+            _bound_transaction(alias)
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK])
+            # A category whose counter is gone (a flushed store) starts a new log.
+            cursor.execute(
+                f"INSERT INTO {counter_table} "
+                f"(category, last_sequence, delivered_sequence, epoch) "
+                f"SELECT p.category, COALESCE(max(m.sequence), 0), "
+                f"COALESCE(max(m.sequence), 0), "
+                f"substr(md5(random()::text || clock_timestamp()::text), 1, 16) "
+                f"FROM (SELECT DISTINCT category FROM {message_table} "
+                f"WHERE sequence IS NULL) AS p "
+                f"LEFT JOIN {message_table} m ON m.category = p.category "
+                f"GROUP BY p.category ON CONFLICT (category) DO NOTHING"
+            )
+            cursor.execute(
+                f"WITH batch AS (SELECT id, category FROM {message_table} "
+                f"WHERE sequence IS NULL ORDER BY id LIMIT %s), "
+                f"counts AS (SELECT category, count(*) AS n FROM batch "
+                f"GROUP BY category), "
+                f"moved AS (UPDATE {counter_table} c "
+                f"SET last_sequence = c.last_sequence + counts.n FROM counts "
+                f"WHERE c.category = counts.category "
+                f"RETURNING c.category, c.last_sequence - counts.n AS base), "
+                f"ranked AS (SELECT b.id, moved.base + row_number() OVER "
+                f"(PARTITION BY b.category ORDER BY b.id) AS sequence "
+                f"FROM batch b JOIN moved ON moved.category = b.category) "
+                f"UPDATE {message_table} m SET sequence = ranked.sequence FROM ranked "
+                f"WHERE m.id = ranked.id RETURNING m.category, m.sequence",
+                [limit],
+            )
+            last: dict[str, int] = {}
+            for category, sequence in cursor.fetchall():
+                last[category] = max(sequence, last.get(category, 0))
+            return last
 
     def _already_stored(
         self, alias: str, envelopes: Sequence[Envelope]
@@ -440,6 +573,12 @@ class MessageManager(models.Manager["Message"]):
         message._state.adding = False
         message._state.db = alias
         return message
+
+
+def relay_sequenced(alias: str) -> bool:
+    """Tell whether messages stored on ``alias`` are numbered by the relay (PostgreSQL
+    with ``SEQUENCING = "relay"``), not by their append."""
+    return connections[alias].vendor == "postgresql" and conf.SEQUENCING == "relay"
 
 
 def _pipeline(alias: str) -> Any | None:

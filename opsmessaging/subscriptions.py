@@ -61,6 +61,8 @@ class Subscription:
     min_severity: Severity | None = None
     #: The category sequence up to which every matching message has been handed out.
     reached: int = 0
+    #: The epoch of the log its sequences are positions in (set when it is subscribed).
+    epoch: str | None = None
     replaying: bool = False
     #: Live messages of its category handed to it, and that count at the last store check.
     live: int = 0

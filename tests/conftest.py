@@ -12,7 +12,7 @@ from django.db import connection, connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from opsmessaging import pubsub
+from opsmessaging import pubsub, relay, store
 from opsmessaging.capture.logging import OpsMessagingHandler
 
 REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
@@ -87,6 +87,34 @@ def _redis_available() -> bool:
     from tests.services import redis_reachable
 
     return bool(REDIS_URL) and redis_reachable(REDIS_URL)
+
+
+@pytest.fixture(autouse=True)
+def _sequencing_fits_the_test(request: pytest.FixtureRequest, monkeypatch) -> None:
+    """Number messages in their append inside a test's transaction that never commits.
+
+    A test wrapped in a rolled-back transaction never commits, so on PostgreSQL the relay
+    (which numbers committed messages) could never number its messages: there they are
+    numbered as ``SEQUENCING = "inline"`` does. Transactional tests, live servers and
+    the tests of the relay run as deployed.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None
+        and bool(
+            marker.kwargs.get("transaction", marker.args[0] if marker.args else False)
+        )
+    )
+    if not transactional:
+        monkeypatch.setattr(store, "relay_sequenced", lambda alias: False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _relay_stops_before_the_test_database_goes(django_db_setup) -> Iterator[None]:
+    """Stop this process's relay (closing its connection) before the test database is
+    dropped: PostgreSQL refuses to drop a database with a session still on it."""
+    yield
+    relay.relay.stop()
 
 
 @pytest.fixture(autouse=True)

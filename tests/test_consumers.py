@@ -1105,7 +1105,9 @@ def test_a_resume_in_an_old_epoch_is_refused_with_the_new_one(server, admin):
     new = CategorySequence.epoch_of("alerts")
     assert (first.sequence, after.sequence, new != old) == (1, 1, True)
     with ws_connect(server, admin) as ws:
-        send(ws, {"action": "subscribe", "category": "alerts", "since": 1, "epoch": old})
+        send(
+            ws, {"action": "subscribe", "category": "alerts", "since": 1, "epoch": old}
+        )
         refused = receive(ws)
         assert refused["type"] == "error"
         assert {k: v for k, v in refused.items() if k != "detail"} == {

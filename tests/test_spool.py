@@ -488,7 +488,7 @@ def test_a_drain_killed_between_storing_and_marking_stores_nothing_twice(store):
         "import os, signal\n"
         "from opsmessaging import nodenames, publishing, spool\n"
         "def store_then_die(envelopes):\n"
-        "    publishing.store_and_deliver(envelopes)\n"
+        "    publishing.store_envelopes(envelopes)\n"
         "    if envelopes[0].payload['title'] == 'm1':\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         f"spool.Spool({directory!r}, nodenames.this_node()).drain(store_then_die)\n"

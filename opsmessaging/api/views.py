@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import connections, router
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -35,7 +36,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from opsmessaging import cloudevents, pubsub
+from opsmessaging import cloudevents, pubsub, relay
 from opsmessaging.api.filters import MessageFilter, MessageQuerySerializer
 from opsmessaging.api.openapi import MessageAutoSchema
 from opsmessaging.api.pagination import MessageCursorPagination
@@ -65,6 +66,7 @@ from opsmessaging.api.serializers import (
 from opsmessaging.api.throttling import BroadcastRateThrottle
 from opsmessaging.catalogue import get_type
 from opsmessaging.compatibility import compatibility_status
+from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
 from opsmessaging.models import CategorySequence, Message, Node
@@ -121,6 +123,18 @@ _WRITE_ERRORS = {
     429: _THROTTLED,
     503: _NOT_STORED,
 }
+
+
+def _wait_for_sequences(messages: list[Message]) -> None:
+    """Give ``messages`` their sequences once numbered, waiting at most
+    ``API_SEQUENCE_WAIT`` (not at all inside a transaction: none can be numbered yet)."""
+    pending = {m.pk: m for m in messages if m.sequence is None}
+    alias = router.db_for_write(Message)
+    if not pending or connections[alias].in_atomic_block:
+        return
+    found = relay.wait_for_sequences(list(pending), conf.API_SEQUENCE_WAIT / 1000)
+    for pk, sequence in found.items():
+        pending[pk].sequence = sequence
 
 
 class JSONErrorsMixin:
@@ -292,6 +306,9 @@ class MessageViewSet(
             )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Broadcast one message; the 201 carries it as stored, with its sequence once
+        the relay has numbered it (within ``API_SEQUENCE_WAIT``; null after that, or
+        inside ``ATOMIC_REQUESTS``, whose transaction commits after the response)."""
         body = validated(BroadcastSerializer, request.data)
         self._check_may_add({get_type(body["type"]).category.value})
         result = pubsub.broadcast_typed(
@@ -299,6 +316,7 @@ class MessageViewSet(
         )
         if not result.ok or result.message is None:
             return not_stored(result)
+        _wait_for_sequences([result.message])
         return Response(result.message.to_wire(), status=status.HTTP_201_CREATED)
 
     @action(detail=False, methods=["post"])
@@ -322,6 +340,9 @@ class MessageViewSet(
         )
         if result.disabled or result.errors:
             return not_stored(result)
+        _wait_for_sequences(
+            [r.message for r in result.results if r.message is not None]
+        )
         body = {
             "success": result.success,
             "errors": result.errors,

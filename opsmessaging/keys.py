@@ -61,3 +61,26 @@ def encryption_keys() -> list[bytes]:
         return [str(k).encode() for k in configured]
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     return [base64.urlsafe_b64encode(derived_key(s, ENCRYPTION_SALT)) for s in secrets]
+
+
+def fingerprint() -> str:
+    """Return a digest of every key in use (signing and encryption): what a message's
+    verified, decrypted wire form depends on, so a cached one is dropped when it changes.
+    """
+    material = (
+        tuple((key.id, key.secret) for key in signing_keys()),
+        tuple(encryption_keys()),
+    )
+    return _fingerprint(material)
+
+
+@functools.lru_cache(maxsize=16)
+def _fingerprint(
+    material: tuple[tuple[tuple[str, bytes], ...], tuple[bytes, ...]],
+) -> str:
+    digest = hashlib.sha256()
+    for key_id, secret in material[0]:
+        digest.update(b"s" + key_id.encode() + b"\0" + secret + b"\0")
+    for key in material[1]:
+        digest.update(b"e" + key + b"\0")
+    return digest.hexdigest()[:16]

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from django.db import IntegrityError, models, router, transaction
 from django.utils import timezone
 
-from opsmessaging import codec, integrity
+from opsmessaging import codec, integrity, keys
 from opsmessaging.catalogue import get_type
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
@@ -24,7 +24,7 @@ from opsmessaging.envelope import Envelope
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.nodenames import this_node
 from opsmessaging.severity import Severity
-from opsmessaging.store import MessageManager
+from opsmessaging.store import MessageManager, wire_cache
 
 
 class Message(models.Model):
@@ -179,7 +179,20 @@ class Message(models.Model):
 
         A payload that cannot be read (no key decrypts it) is ``null``, and a message whose
         signature does not verify says ``"signature_valid": false``; neither is hidden.
+        On PostgreSQL a numbered message read from the store is rendered once per process
+        and row version (``store.wire_cache``): a row changed since is rendered anew.
         """
+        version = getattr(self, "row_version", None)
+        if self.sequence is None or self.id is None or version is None:
+            return self._render_wire()
+        key = (self.id, version, keys.fingerprint())
+        cached = wire_cache.get(key)
+        if cached is None:
+            cached = self._render_wire()
+            wire_cache.put(key, cached)
+        return {**cached}
+
+    def _render_wire(self) -> dict[str, Any]:
         try:
             envelope = self.envelope
         except codec.UnreadablePayload:

@@ -7,13 +7,15 @@ module holds the SQL; ``opsmessaging.models`` holds the tables.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 
 from opsmessaging import codec
 from opsmessaging.catalogue import type_for_tag
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 #: Columns written by an append, in the order of the INSERT statements below: the
 #: envelope's header, then the signature and the payload as encoded at rest.
+#: A new log epoch in SQL: 16 hex characters, as ``models.new_epoch`` makes in Python.
+NEW_EPOCH_SQL = "substr(md5(random()::text || clock_timestamp()::text), 1, 16)"
 #: The transaction-level advisory lock held while committed messages are numbered.
 SEQUENCER_LOCK = 0x6F70736D7367  # "opsmsg"
 
@@ -171,7 +175,14 @@ class MessageManager(models.Manager["Message"]):
         return model
 
     def get_queryset(self) -> MessageQuerySet:
-        return MessageQuerySet(self.model, using=self._db)
+        rows = MessageQuerySet(self.model, using=self._db)
+        alias = self._db or router.db_for_read(self.model)
+        if connections[alias].vendor == "postgresql":
+            # The row's version (the transaction that last wrote it): any change to a
+            # stored row changes it, so a cached wire form is never one of an older row.
+            table = self.model._meta.db_table
+            rows = rows.annotate(row_version=RawSQL(f'"{table}".xmin::text', []))
+        return rows
 
     def newest_first(self) -> MessageQuerySet:
         return self.get_queryset().newest_first()
@@ -311,9 +322,11 @@ class MessageManager(models.Manager["Message"]):
             statements.extend(_timeouts_statements())
         statements.append(
             (
-                f"INSERT INTO {counter_table} (category, last_sequence) "
-                f"SELECT c, COALESCE((SELECT max(sequence) FROM {message_table} "
-                f"WHERE category = c), 0) FROM unnest(%s::text[]) AS c "
+                f"INSERT INTO {counter_table} "
+                f"(category, last_sequence, delivered_sequence, epoch) "
+                f"SELECT c, m.last, m.last, {NEW_EPOCH_SQL} FROM unnest(%s::text[]) AS c, "
+                f"LATERAL (SELECT COALESCE(max(sequence), 0) AS last "
+                f"FROM {message_table} WHERE category = c) AS m "
                 f"ON CONFLICT (category) DO NOTHING",
                 [ordered],
             )
@@ -441,7 +454,7 @@ class MessageManager(models.Manager["Message"]):
                 f"(category, last_sequence, delivered_sequence, epoch) "
                 f"SELECT p.category, COALESCE(max(m.sequence), 0), "
                 f"COALESCE(max(m.sequence), 0), "
-                f"substr(md5(random()::text || clock_timestamp()::text), 1, 16) "
+                f"{NEW_EPOCH_SQL} "
                 f"FROM (SELECT DISTINCT category FROM {message_table} "
                 f"WHERE sequence IS NULL) AS p "
                 f"LEFT JOIN {message_table} m ON m.category = p.category "
@@ -573,6 +586,42 @@ class MessageManager(models.Manager["Message"]):
         message._state.adding = False
         message._state.db = alias
         return message
+
+
+class WireCache:
+    """The wire forms of numbered messages, rendered once per process.
+
+    A numbered stored message never changes, so its wire form (signature verified,
+    payload decoded and upcast) is the same on every read while the keys are: history
+    pages, the feed and replays pay for it once. Bounded (least recently used out) and
+    keyed by the keys' fingerprint, so a key change renders anew.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            wire = self._entries.get(key)
+            if wire is not None:
+                self._entries.move_to_end(key)
+            return wire
+
+    def put(self, key: tuple[Any, ...], wire: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[key] = wire
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+wire_cache = WireCache()
 
 
 def relay_sequenced(alias: str) -> bool:

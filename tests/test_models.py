@@ -77,15 +77,26 @@ def test_wire_form_of_a_stored_message_is_exact():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
-def test_postgresql_append_is_one_pipelined_transaction_in_autocommit():
+@pytest.mark.parametrize(
+    ("sequencing", "statement"),
+    [
+        ("relay", "INSERT INTO opsmessaging_message (messag"),
+        ("inline", "WITH s AS (UPDATE opsmessaging_categorys"),
+    ],
+)
+def test_postgresql_append_is_one_pipelined_transaction_in_autocommit(
+    settings, sequencing, statement
+):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SEQUENCING": sequencing}
     pubsub.broadcast_health_update("warm", "healthy")
     with CaptureQueriesContext(connection) as queries:
         pubsub.broadcast_health_update("a", "healthy")
     # DB_TIMEOUT (5000 ms by default) bounds the statement: SET LOCAL, in one pipeline
-    # (one round trip, one implicit transaction) with the statement itself.
+    # (one round trip, one implicit transaction) with the statement itself. With the
+    # relay it is a plain INSERT: no counter, nothing that waits for another writer.
     assert [q["sql"][:40] for q in queries] == [
         "SELECT set_config('statement_timeout', $",
-        "WITH s AS (UPDATE opsmessaging_categorys",
+        statement,
     ]
     with connection.cursor() as cursor:  # SET LOCAL ended with that transaction
         cursor.execute("SHOW lock_timeout")
@@ -96,7 +107,14 @@ def test_postgresql_append_is_one_pipelined_transaction_in_autocommit():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
-def test_postgresql_append_uses_prepared_statements_when_psycopg_prepares():
+@pytest.mark.parametrize(
+    ("sequencing", "statement"),
+    [("relay", "INSERT INTO opsme"), ("inline", "WITH s AS (UPDATE")],
+)
+def test_postgresql_append_uses_prepared_statements_when_psycopg_prepares(
+    settings, sequencing, statement
+):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SEQUENCING": sequencing}
     connection.ensure_connection()
     connection.connection.prepare_threshold = 0  # prepare on first use
     try:
@@ -107,7 +125,7 @@ def test_postgresql_append_uses_prepared_statements_when_psycopg_prepares():
             prepared = sorted(row[0][:17] for row in cursor.fetchall())
     finally:
         connection.close()
-    assert "WITH s AS (UPDATE" in prepared
+    assert statement in prepared
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,8 +4,10 @@
     python bench/run.py --quick    # or: make bench-quick  (under 5 minutes)
 
 Runs ``bench/store.py`` (broadcasts against raw psycopg INSERTs and django-eventstream),
-``bench/fanout.py`` (WebSocket fan-out against a bare Channels consumer, resume, memory)
-and ``bench/history.py`` (the API's history at 10,000 and 1,000,000 messages), each in its
+``bench/fanout.py`` (WebSocket fan-out against a bare Channels consumer, resume, memory),
+``bench/history.py`` (the API's history at 10,000 and 1,000,000 messages) and
+``bench/writers.py`` (W broadcasting processes against W processes of raw INSERTs, and a
+transaction held open while another process broadcasts), each in its
 own process against the real PostgreSQL (``BENCH_DATABASE_URL``) and Redis
 (``BENCH_REDIS_URL``), prints one table and writes ``bench/results.json``.
 
@@ -37,6 +39,7 @@ PARTS: list[tuple[str, str, list[str]]] = [
     ("store", "bench/store.py", ["--quick"]),
     ("fanout", "bench/fanout.py", ["--quick"]),
     ("history", "bench/history.py", ["--quick"]),
+    ("writers", "bench/writers.py", ["--quick"]),
 ]
 
 #: Every figure the issue asks for; a part that does not report one fails the run.
@@ -53,6 +56,9 @@ REQUIRED = [
     "history_p95_ratio_1m_vs_10k",
     "web_rss_mb_100_clients",
     "slow_client_rss_growth_mb",
+    "broadcast_writers_ratio_vs_raw_insert",
+    "writers_sequences_contiguous",
+    "held_transaction_other_writer_p99_ms",
 ]
 
 

@@ -55,6 +55,7 @@ def fill(connection: Any, start: int, stop: int) -> None:
     from opsmessaging.catalogue import types_in
     from opsmessaging.categories import Category
     from opsmessaging.models import CategorySequence, Message
+    from opsmessaging.store import NEW_EPOCH_SQL
 
     categories = [c.value for c in Category]
     types = [types_in(c)[0] for c in Category]
@@ -95,9 +96,11 @@ def fill(connection: Any, start: int, stop: int) -> None:
             },
         )
         cursor.execute(
-            f"INSERT INTO {counters} (category, last_sequence) "
-            f"SELECT category, max(sequence) FROM {table} GROUP BY category "
-            f"ON CONFLICT (category) DO UPDATE SET last_sequence = EXCLUDED.last_sequence"
+            f"INSERT INTO {counters} (category, last_sequence, delivered_sequence, epoch) "
+            f"SELECT category, max(sequence), max(sequence), {NEW_EPOCH_SQL} "
+            f"FROM {table} GROUP BY category ON CONFLICT (category) DO UPDATE "
+            f"SET last_sequence = EXCLUDED.last_sequence, "
+            f"delivered_sequence = EXCLUDED.delivered_sequence"
         )
 
 

@@ -19,10 +19,10 @@ import psutil
 from django.db import connections, router
 from django.utils import timezone
 
-from opsmessaging import fanout, pubsub, retention, status_changes
+from opsmessaging import fanout, pubsub, relay, retention, status_changes
 from opsmessaging.catalogue import Payload, metrics
 from opsmessaging.categories import Category
-from opsmessaging.models import Message
+from opsmessaging.models import CategorySequence, Message
 from opsmessaging.nodenames import this_node
 from opsmessaging.timestamps import (
     format_timestamp,
@@ -117,8 +117,16 @@ def latency() -> list[Payload]:
 
 
 def deliveries() -> Payload:
-    """Return this process's failed deliveries (since it started) as a metric."""
+    """Return this process's failed deliveries (since it started) as a metric, with the
+    cluster's delivery lag per category (sequences committed, not yet delivered live by
+    the cluster's relay) and whether this process's relay leads."""
     stats = fanout.delivery_stats()
+    lag = {
+        category: last - delivered
+        for category, last, delivered in CategorySequence.objects.values_list(
+            "category", "last_sequence", "delivered_sequence"
+        )
+    }
     return metrics.performance_metric(
         "failed_deliveries",
         stats["failed"],
@@ -129,6 +137,8 @@ def deliveries() -> Payload:
             "last_error": stats["last_error"],
             "scope": "process",
             "pid": os.getpid(),
+            "relay_leader": relay.status()["is_leader"],
+            "delivery_lag": lag,
         },
     )
 

@@ -322,6 +322,21 @@ def wait_for_sequences(ids: list[int], timeout: float) -> dict[int, int]:
         delay = min(delay * 2, 0.05)
 
 
+def wait_until_numbered(timeout: float = 10.0) -> bool:
+    """Wait until every committed message has its sequence (at most ``timeout``
+    seconds); True if none is left unnumbered. Wakes this process's relay."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while Message.objects.filter(sequence__isnull=True).exists():
+        if time.monotonic() >= deadline:
+            return False
+        relay.ensure_running()
+        relay.wake()
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
+
+
 def _number_before_exit() -> None:
     """Number what this process committed before it leaves (a short-lived command may
     be the only process there is), then stop the relay."""

@@ -48,7 +48,7 @@ class RecordingLayer:
 
 
 def _stored_alerts(monkeypatch, *topics: str) -> list[Message]:
-    monkeypatch.setattr(fanout, "deliver", lambda messages: None)
+    monkeypatch.setattr(fanout, "deliver", lambda messages, epoch=None: None)
     messages = [
         pubsub.broadcast_alert(topic, "warning", f"m{i} é", {"i": i}).message
         for i, topic in enumerate(topics)
@@ -121,7 +121,7 @@ def test_a_large_delivery_is_split_into_events_of_at_most_event_batch(monkeypatc
 
 @pytest.mark.django_db
 def test_a_message_without_severity_has_none(monkeypatch):
-    monkeypatch.setattr(fanout, "deliver", lambda messages: None)
+    monkeypatch.setattr(fanout, "deliver", lambda messages, epoch=None: None)
     message = pubsub.broadcast_health_update("store_worker", "healthy").message
     monkeypatch.undo()
     wire = message.to_wire()

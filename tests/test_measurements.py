@@ -11,7 +11,7 @@ from django.utils import timezone
 from opsmessaging import fanout, measurements, pubsub
 from opsmessaging.categories import Category
 from opsmessaging.helpers import format_timestamp
-from opsmessaging.models import Message
+from opsmessaging.models import CategorySequence, Message
 
 
 @pytest.mark.parametrize(
@@ -76,11 +76,9 @@ def test_store_sizes_count_kept_messages_per_category():
 
 
 @pytest.mark.django_db
-def test_latency_metrics_are_this_process_delivery_percentiles(
-    django_capture_on_commit_callbacks,
-):
-    with django_capture_on_commit_callbacks(execute=True):
-        pubsub.broadcast_health_update("db", "healthy")
+def test_latency_metrics_are_this_process_delivery_percentiles():
+    message = pubsub.broadcast_health_update("db", "healthy").message
+    assert fanout.deliver([message]) is None  # as this process's relay sends it
     expected = fanout.delivery_stats()["latency_ms"]
     payloads = measurements.latency()
     assert [
@@ -97,6 +95,7 @@ def test_no_latency_metric_without_deliveries(monkeypatch):
     assert measurements.latency() == []
 
 
+@pytest.mark.django_db
 def test_failed_deliveries_come_from_the_delivery_counters(monkeypatch):
     stats = fanout.DeliveryStats()
     stats.record(3, "delivery failed: TimeoutError", 0.0)
@@ -110,6 +109,15 @@ def test_failed_deliveries_come_from_the_delivery_counters(monkeypatch):
     )
     assert payload["tags"]["delivered"] == 2
     assert payload["tags"]["last_error"] == "delivery failed: TimeoutError"
+
+
+@pytest.mark.django_db
+def test_the_deliveries_metric_carries_the_cluster_delivery_lag():
+    pubsub.broadcast_alert("disk", "warning", "one")
+    pubsub.broadcast_alert("disk", "warning", "two")
+    CategorySequence.objects.filter(category="alerts").update(delivered_sequence=0)
+    lag = measurements.deliveries()["tags"]["delivery_lag"]
+    assert lag["alerts"] == 2
 
 
 def test_process_usage_measures_this_process():

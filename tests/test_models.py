@@ -16,6 +16,14 @@ from opsmessaging.models import CategorySequence, Message, Node, OccurrenceWindo
 from tests.concurrency import run_together
 
 
+@pytest.fixture
+def inline_sequencing(settings) -> None:
+    """For the tests of ``SEQUENCING = "inline"`` on PostgreSQL: numbered in the writer's
+    transaction, holding the category's counter until commit (the relay's own guarantees
+    are tested in tests/test_relay.py)."""
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "SEQUENCING": "inline"}
+
+
 @pytest.mark.django_db
 def test_append_recreates_a_missing_counter_and_continues_after_stored_messages():
     pubsub.broadcast_health_update("a", "healthy")
@@ -130,6 +138,7 @@ def test_postgresql_append_uses_prepared_statements_when_psycopg_prepares(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_concurrent_broadcasters_get_gapless_unique_sequences_per_category():
     threads, per_thread = 8, 40
     errors: list[BaseException] = []
@@ -170,6 +179,7 @@ def test_concurrent_broadcasters_get_gapless_unique_sequences_per_category():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_sequence_order_is_commit_order():
     # A transaction holding sequence N blocks N+1 until it commits, so a reader never sees
     # N+1 without N (no gap to skip over while catching up).
@@ -405,6 +415,7 @@ def _stored(category: str) -> list[tuple[int, str]]:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_postgresql_append_many_numbers_mixed_categories_in_the_order_given():
     pubsub.broadcast_health_update("before", "healthy")
     envelopes = _envelopes("h", "a", "h", "s", "a", "h")
@@ -457,6 +468,7 @@ def test_postgresql_append_many_numbers_mixed_categories_in_the_order_given():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_postgresql_append_many_is_all_or_nothing_across_categories():
     envelopes = _envelopes("a", "h", "h")
     from dataclasses import replace
@@ -478,6 +490,7 @@ def test_postgresql_append_many_is_all_or_nothing_across_categories():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_postgresql_append_many_again_returns_the_stored_rows():
     envelopes = _envelopes("h", "a", "h")
     first = Message.objects.append_many(envelopes[:2])
@@ -493,6 +506,7 @@ def test_postgresql_append_many_again_returns_the_stored_rows():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_postgresql_append_many_recreates_missing_counters_after_stored_messages():
     Message.objects.append_many(_envelopes("h", "h", "a"))
     CategorySequence.objects.all().delete()
@@ -506,6 +520,7 @@ def test_postgresql_append_many_recreates_missing_counters_after_stored_messages
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_postgresql_append_many_in_a_rolled_back_transaction_stores_nothing():
     from django.db import transaction
 
@@ -523,6 +538,7 @@ def test_postgresql_append_many_in_a_rolled_back_transaction_stores_nothing():
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_postgresql_append_many_without_db_timeout_sends_no_bounds(settings):
     settings.OPSMESSAGING = {**settings.OPSMESSAGING, "DB_TIMEOUT": 0}
     with CaptureQueriesContext(connection) as queries:
@@ -536,6 +552,7 @@ def test_postgresql_append_many_without_db_timeout_sends_no_bounds(settings):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.postgres
+@pytest.mark.usefixtures("inline_sequencing")
 def test_postgresql_concurrent_mixed_batches_never_deadlock_and_number_without_gaps():
     counter = iter(range(1000))
 

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from opsmessaging import pubsub, retention
+from opsmessaging import pubsub, relay, retention
 from opsmessaging.catalogue import metrics
 from opsmessaging.categories import Category
 from opsmessaging.models import Message
@@ -171,6 +171,7 @@ def test_prune_of_many_rows_on_postgresql_is_bounded_per_statement():
             ]
         )
     pubsub.broadcast_metrics("fresh", {"value": 1})
+    assert relay.wait_until_numbered()  # only numbered messages are pruned
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE opsmessaging_message")
     with CaptureQueriesContext(connection) as queries:
@@ -195,6 +196,7 @@ def test_prune_statements_read_index_ranges_not_the_table_on_postgresql():
             for n in range(2000)
         ]
     )
+    assert relay.wait_until_numbered()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE opsmessaging_message")
     with transaction.atomic():

@@ -230,11 +230,12 @@ def test_worker_and_beat_broadcast_metrics_every_interval(
     assert set(resources) == {"cpu", "memory"}
     assert 0 < resources["memory"]["usage_percent"] < 100
     assert resources["memory"]["current_used"] > 0
-    # The second run reports this worker's deliveries, the first run's batch among them.
+    # The second run reports this worker's delivery counters and the cluster's lag.
     second = Message.objects.filter(id__gt=sizes[1].id, id__lt=sizes[2].id)
     failed = second.get(payload__metric_name="failed_deliveries")
     assert failed.payload["value"] == 0
-    assert failed.payload["tags"]["delivered"] >= 1
+    assert set(failed.payload["tags"]["delivery_lag"]) <= set(Category.values)
+    assert all(lag >= 0 for lag in failed.payload["tags"]["delivery_lag"].values())
     latency = second.filter(payload_type="LatencyMetric")
     assert sorted(m.payload["percentile"] for m in latency) == [
         "max",

@@ -225,6 +225,7 @@ class _Base:
         max_reconnect_delay: float = 30.0,
         max_attempts: int | None = None,
         open_timeout: float = 10.0,
+        connect_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = websocket_url(url)
         self.headers = dict(headers or {})
@@ -236,9 +237,14 @@ class _Base:
         self._backoff = _Backoff(reconnect_delay, max_reconnect_delay)
         self.max_attempts = max_attempts
         self.open_timeout = open_timeout
+        #: More arguments of ``websockets``' ``connect`` (``max_queue``, ``ssl``, ...).
+        self.connect_options = dict(connect_options or {})
         self.state: State = "connecting"
-        #: Connections lost (or refused) and made again since the start.
+        #: Connections lost (or refused) since the start, each followed by a new one.
         self.reconnects = 0
+        #: Subscribe frames sent again on an open connection (``behind``, ``resume``, a
+        #: hole in the sequences).
+        self.resubscriptions = 0
         self._closed = False
 
     @property
@@ -298,6 +304,7 @@ class Subscription(_Base):
                     self.url,
                     additional_headers=self.headers,
                     open_timeout=self.open_timeout,
+                    **self.connect_options,
                 ) as ws:
                     self._ws = ws
                     ws.send(json.dumps(resumer.subscribe_frame()))
@@ -306,6 +313,7 @@ class Subscription(_Base):
                         if isinstance(step, WireMessage):
                             yield step
                         elif step is _RESUBSCRIBE:
+                            self.resubscriptions += 1
                             ws.send(json.dumps(resumer.subscribe_frame()))
                         elif step is _RETRY:
                             time.sleep(self._backoff.next())
@@ -351,6 +359,7 @@ class AsyncSubscription(_Base):
                     self.url,
                     additional_headers=self.headers,
                     open_timeout=self.open_timeout,
+                    **self.connect_options,
                 ) as ws:
                     self._ws = ws
                     await ws.send(json.dumps(resumer.subscribe_frame()))
@@ -359,6 +368,7 @@ class AsyncSubscription(_Base):
                         if isinstance(step, WireMessage):
                             yield step
                         elif step is _RESUBSCRIBE:
+                            self.resubscriptions += 1
                             await ws.send(json.dumps(resumer.subscribe_frame()))
                         elif step is _RETRY:
                             await asyncio.sleep(self._backoff.next())
@@ -404,7 +414,7 @@ def subscribe(
     ``since`` is the last sequence already handled (0: the whole kept history; ``None``:
     only what is broadcast from now on). Options: ``epoch`` (persisted with ``since``),
     ``on_state``, ``headers``, ``reconnect_delay``, ``max_reconnect_delay``,
-    ``max_attempts``, ``open_timeout``. An epoch change raises ``EpochChanged``, or calls
+    ``max_attempts``, ``open_timeout``, ``connect_options``. An epoch change raises ``EpochChanged``, or calls
     ``on_reset(reset)``, whose answer is the sequence to continue after in the new epoch.
     """
     return Subscription(

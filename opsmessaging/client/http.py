@@ -84,13 +84,13 @@ class Client:
         }
         if topic is not None:
             params["topic"] = topic
-        url: str | None = self.base + "messages/"
-        while url is not None:
-            page = self._request("GET", url, params=params)
-            params = {}  # the next link carries them
+        page = self._request("GET", self.base + "messages/", params=params)
+        while True:
             for wire in page["results"]:
                 yield WireMessage.from_wire(wire)
-            url = page["next"]
+            if page["next"] is None:
+                return
+            page = self._request("GET", page["next"])  # it carries the filters
 
     def last_sequence(self, category: str) -> int:
         """Return the category's last sequence now (0 when it has none)."""

@@ -7,9 +7,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,9 @@ class ScriptedServer:
         #: Every frame the clients sent, in order.
         self.received: list[dict[str, Any]] = []
         self.server = serve(self._handle, "127.0.0.1", 0)
-        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/ws/opsmessaging/"
+        self.url = (
+            f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/ws/opsmessaging/"
+        )
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _handle(self, ws: ServerConnection) -> None:
@@ -165,3 +166,50 @@ def take(subscription: Any, count: int, timeout: float = 20) -> list[Any]:
     finally:
         watchdog.cancel()
     return items
+
+
+class CuttableProxy:
+    """A TCP proxy to ``target`` whose connections ``cut()`` drops at once, without a
+    close frame (what a network failure looks like to both ends)."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.split(":")
+        self.target = (host, int(port))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()

@@ -239,7 +239,9 @@ def test_a_subscribed_frame_without_epoch_is_unknown_not_a_change():
 
 def test_close_4401_raises_not_authenticated():
     def script(ws, n):
-        ws.send(json.dumps({"type": "error", "code": "not_authenticated", "detail": "no"}))
+        ws.send(
+            json.dumps({"type": "error", "code": "not_authenticated", "detail": "no"})
+        )
         ws.close(4401)
 
     with ScriptedServer(script) as server, pytest.raises(NotAuthenticated):
@@ -261,7 +263,9 @@ def test_a_refused_subscription_raises_with_the_code():
 def test_store_unavailable_subscribes_again_after_a_delay():
     def script(ws, n):
         server.receive(ws)
-        ws.send(json.dumps({"type": "error", "code": "store_unavailable", "detail": "x"}))
+        ws.send(
+            json.dumps({"type": "error", "code": "store_unavailable", "detail": "x"})
+        )
         server.receive(ws)
         ws.send(subscribed(1, 0))
         ws.send(message(1))

@@ -163,6 +163,7 @@ def check_settings(
     errors.extend(_check_api_settings(user))
     errors.extend(_check_outages(user))
     errors.extend(_check_page_settings(user))
+    errors.extend(_check_standards_settings(user))
     return errors
 
 
@@ -449,3 +450,39 @@ def _check_page_settings(user: dict[str, Any]) -> list[CheckMessage]:
             id="opsmessaging.E601",
         )
     ]
+
+
+_SSE_INTERVALS = (
+    "SSE_POLL_INTERVAL",
+    "SSE_HEARTBEAT_INTERVAL",
+    "SSE_RETRY",
+    "SSE_MAX_DURATION",
+)
+
+
+def _check_standards_settings(user: dict[str, Any]) -> list[CheckMessage]:
+    # The metrics exposition's and the event stream's checks are numbered from E701.
+    errors: list[CheckMessage] = []
+    token = user.get("METRICS_TOKEN")
+    if token is not None and (not isinstance(token, str) or len(token) < 16):
+        errors.append(
+            Error(
+                "OPSMESSAGING['METRICS_TOKEN'] must be None or a string of at least 16 "
+                f"characters, not a {type(token).__name__} of length "
+                f"{len(token) if isinstance(token, str) else '-'} (the value is not shown).",
+                hint="Generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'.",
+                id="opsmessaging.E701",
+            )
+        )
+    for name in _SSE_INTERVALS:
+        if name in user and not _positive_int(user[name]):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be a positive integer of milliseconds, "
+                    f"not {user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E702",
+                )
+            )
+    return errors

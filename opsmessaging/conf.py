@@ -120,6 +120,17 @@ DEFAULTS: dict[str, Any] = {
     # Operations page and admin: the newest SystemAlerts searched for open alerts (those
     # that require an acknowledgement and have none).
     "OPEN_ALERTS_SCAN": 1000,
+    # The Prometheus exposition (opsmessaging.exporters.prometheus): a bearer token that
+    # scrapers send (``Authorization: Bearer <token>``); None admits only users with
+    # ``opsmessaging.view_message``.
+    "METRICS_TOKEN": None,
+    # Server-Sent Events (opsmessaging.sse): milliseconds between the store polls of a
+    # stream, between heartbeat comments, the client's reconnection delay (``retry:``),
+    # and how long one response streams before the client is asked to reconnect.
+    "SSE_POLL_INTERVAL": 1_000,
+    "SSE_HEARTBEAT_INTERVAL": 15_000,
+    "SSE_RETRY": 3_000,
+    "SSE_MAX_DURATION": 3_600_000,
 }
 
 
@@ -305,6 +316,27 @@ class Settings:
     @property
     def OPEN_ALERTS_SCAN(self) -> int:
         return int(self.get("OPEN_ALERTS_SCAN"))
+
+    @property
+    def METRICS_TOKEN(self) -> str | None:
+        value = self.get("METRICS_TOKEN")
+        return value if value is None else str(value)
+
+    @property
+    def SSE_POLL_INTERVAL(self) -> int:
+        return int(self.get("SSE_POLL_INTERVAL"))
+
+    @property
+    def SSE_HEARTBEAT_INTERVAL(self) -> int:
+        return int(self.get("SSE_HEARTBEAT_INTERVAL"))
+
+    @property
+    def SSE_RETRY(self) -> int:
+        return int(self.get("SSE_RETRY"))
+
+    @property
+    def SSE_MAX_DURATION(self) -> int:
+        return int(self.get("SSE_MAX_DURATION"))
 
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""

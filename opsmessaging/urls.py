@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from opsmessaging import views
+from opsmessaging.exporters import views as exporter_views
 
 app_name = "opsmessaging"
 
@@ -16,4 +17,10 @@ urlpatterns = [
     path("alerts/acknowledge/", views.acknowledge, name="acknowledge"),
     path("nodes/", views.cluster, name="nodes"),
     path("compatibility/", views.compatibility, name="compatibility"),
+    # Prometheus's conventional path; "metrics/" is the operations page's history.
+    path(
+        "prometheus/metrics",
+        exporter_views.prometheus_metrics,
+        name="prometheus-metrics",
+    ),
 ]

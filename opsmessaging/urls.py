@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from opsmessaging import views
+from opsmessaging import sse, views
 from opsmessaging.exporters import views as exporter_views
 
 app_name = "opsmessaging"
@@ -17,6 +17,7 @@ urlpatterns = [
     path("alerts/acknowledge/", views.acknowledge, name="acknowledge"),
     path("nodes/", views.cluster, name="nodes"),
     path("compatibility/", views.compatibility, name="compatibility"),
+    path("stream/", sse.stream, name="stream"),
     # Prometheus's conventional path; "metrics/" is the operations page's history.
     path(
         "prometheus/metrics",

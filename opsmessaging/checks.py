@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from django.apps import AppConfig
@@ -485,4 +486,53 @@ def _check_standards_settings(user: dict[str, Any]) -> list[CheckMessage]:
                     id="opsmessaging.E702",
                 )
             )
+    endpoint = user.get("OTLP_LOGS_ENDPOINT")
+    if endpoint is not None and (
+        not isinstance(endpoint, str)
+        or urlsplit(endpoint).scheme not in ("http", "https")
+        or not urlsplit(endpoint).netloc
+    ):
+        errors.append(
+            Error(
+                "OPSMESSAGING['OTLP_LOGS_ENDPOINT'] must be None or an http(s) URL, not "
+                f"{endpoint!r}.",
+                hint="The full URL of the logs signal, e.g. "
+                "'http://collector:4318/v1/logs'.",
+                id="opsmessaging.E703",
+            )
+        )
+    headers = user.get("OTLP_HEADERS", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        errors.append(
+            Error(
+                "OPSMESSAGING['OTLP_HEADERS'] must be a dict of header names to string "
+                "values.",
+                hint="For example {'authorization': 'Bearer <token>'}.",
+                id="opsmessaging.E704",
+            )
+        )
+    categories = user.get("OTLP_CATEGORIES")
+    known = {c.value for c in Category}
+    if categories is not None and (
+        not isinstance(categories, list | tuple)
+        or not categories
+        or not all(isinstance(c, str) and c in known for c in categories)
+    ):
+        errors.append(
+            Error(
+                "OPSMESSAGING['OTLP_CATEGORIES'] must be None (every category) or a "
+                f"non-empty list of categories, not {categories!r}.",
+                hint=f"Categories: {', '.join(sorted(known))}.",
+                id="opsmessaging.E705",
+            )
+        )
+    errors.extend(
+        _positive_ints(
+            user,
+            ("OTLP_EXPORT_INTERVAL", "OTLP_BATCH_SIZE", "OTLP_TIMEOUT"),
+            "opsmessaging.E706",
+        )
+    )
     return errors

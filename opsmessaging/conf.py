@@ -131,6 +131,18 @@ DEFAULTS: dict[str, Any] = {
     "SSE_HEARTBEAT_INTERVAL": 15_000,
     "SSE_RETRY": 3_000,
     "SSE_MAX_DURATION": 3_600_000,
+    # OTLP/HTTP log export (opsmessaging.exporters.otlp). The endpoint and headers default
+    # to the standard OTEL_EXPORTER_OTLP_LOGS_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT and
+    # OTEL_EXPORTER_OTLP_LOGS_HEADERS / OTEL_EXPORTER_OTLP_HEADERS; the export is scheduled
+    # only when one of them gives an endpoint. Categories exported (None: every one),
+    # milliseconds between runs, records per request, seconds one request may take
+    # (retries included).
+    "OTLP_LOGS_ENDPOINT": None,
+    "OTLP_HEADERS": {},
+    "OTLP_CATEGORIES": None,
+    "OTLP_EXPORT_INTERVAL": 30_000,
+    "OTLP_BATCH_SIZE": 512,
+    "OTLP_TIMEOUT": 10,
 }
 
 
@@ -337,6 +349,45 @@ class Settings:
     @property
     def SSE_MAX_DURATION(self) -> int:
         return int(self.get("SSE_MAX_DURATION"))
+
+    @property
+    def OTLP_LOGS_ENDPOINT(self) -> str | None:
+        value = self.get("OTLP_LOGS_ENDPOINT")
+        return value if value is None else str(value)
+
+    @property
+    def OTLP_HEADERS(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in dict(self.get("OTLP_HEADERS") or {}).items()}
+
+    @property
+    def OTLP_ENABLED(self) -> bool:
+        """Whether an OTLP logs endpoint is set, here or by the standard variables."""
+        return bool(self.OTLP_LOGS_ENDPOINT) or any(
+            os.environ.get(name)
+            for name in (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            )
+        )
+
+    @property
+    def OTLP_CATEGORIES(self) -> list[Category]:
+        value = self.get("OTLP_CATEGORIES")
+        if value is None:
+            return list(Category)
+        return [Category(name) for name in value]
+
+    @property
+    def OTLP_EXPORT_INTERVAL(self) -> int:
+        return int(self.get("OTLP_EXPORT_INTERVAL"))
+
+    @property
+    def OTLP_BATCH_SIZE(self) -> int:
+        return int(self.get("OTLP_BATCH_SIZE"))
+
+    @property
+    def OTLP_TIMEOUT(self) -> int:
+        return int(self.get("OTLP_TIMEOUT"))
 
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""

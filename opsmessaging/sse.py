@@ -16,10 +16,14 @@ waits for the client to take them, so a connection holds one batch at most.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from django.apps import apps
+from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
@@ -35,6 +39,8 @@ from opsmessaging.subscriptions import (
     parse_subscription,
     run_in_thread,
 )
+
+logger = logging.getLogger(__name__)
 
 #: The event sent once when a client resumes from a sequence retention has removed.
 PRUNED_EVENT = "pruned"
@@ -86,6 +92,29 @@ def _parse(request: HttpRequest) -> tuple[Subscription, int | None]:
     return parse_subscription(content)
 
 
+def _token_user(key: str) -> Any:
+    """Return the active user of DRF token ``key``, or None."""
+    if not apps.is_installed("rest_framework.authtoken"):
+        return None
+    # DRF is an optional extra; its token model loads only with its app installed.
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+async def _user(request: HttpRequest) -> Any:
+    """The session's user, or the DRF token's (``Authorization: Token <key>``), as the
+    WebSocket accepts; None for a token that is not valid."""
+    kind, _, key = request.headers.get("Authorization", "").partition(" ")
+    if kind == "Token":
+        return await run_in_thread(_token_user, key.strip()) if key.strip() else None
+    user = await request.auser()
+    return user if user.is_authenticated else AnonymousUser()
+
+
 def _rows(sub: Subscription, after: int, limit: int) -> list[tuple[int, str, str]]:
     """Return ``(sequence, payload type, wire JSON)`` of up to ``limit`` sequenced
     messages of ``sub`` after ``after``, in sequence order."""
@@ -109,7 +138,13 @@ async def _events(
     started = last_output = time.monotonic()
     while time.monotonic() - started < conf.SSE_MAX_DURATION / 1000:
         batch = conf.WS_REPLAY_BATCH
-        rows = await run_in_thread(_rows, sub, reached, batch)
+        try:
+            rows = await run_in_thread(_rows, sub, reached, batch)
+        except DatabaseError as exc:
+            # The client reconnects after ``retry`` and resumes from its last id.
+            logger.warning("An event stream stopped: the store failed: %r", exc)
+            yield b": store unavailable\n\n"
+            return
         for sequence, payload_type, wire in rows:
             yield _event(sequence, payload_type, wire)
             reached = sequence
@@ -132,9 +167,15 @@ async def stream(request: HttpRequest) -> HttpResponseBase:
         sub, since = _parse(request)
     except FrameError as exc:
         return _error(400, exc.code, exc.detail)
-    user = await request.auser()
+    user = await _user(request)
+    if user is None:
+        return _error(401, "invalid_token", "the token is not valid")
     if not user.is_authenticated:
-        return _error(401, "not_authenticated", "sign in to read the stream")
+        return _error(
+            401,
+            "not_authenticated",
+            "sign in (session cookie) or send 'Authorization: Token <key>'",
+        )
     if not await run_in_thread(can_view_category, user, sub.category):
         return _error(
             403, "forbidden", f"you may not view the '{sub.category.value}' category"

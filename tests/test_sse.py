@@ -236,3 +236,41 @@ def test_batches_and_concurrent_broadcasts_give_every_sequence_once(
                 break
     expected = [m.sequence for m in before + after]
     assert got == expected == list(range(1, 26))
+
+
+def test_a_drf_token_authenticates_like_on_the_websocket(server: str) -> None:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=_reader("view_message"))
+    stored = [_alert("a"), _alert("b")]
+    with httpx.Client(
+        base_url=f"http://{server}",
+        headers={"Authorization": f"Token {token.key}"},
+        timeout=5,
+    ) as http:
+        events = _messages(
+            http, 1, category="alerts", last_event_id=str(stored[0].sequence)
+        )
+        refused = http.get(
+            PATH, params={"category": "alerts"}, headers={"Authorization": "Token nope"}
+        )
+    assert [e.id for e in events] == [str(stored[1].sequence)]
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "invalid_token"
+
+
+def test_a_store_failure_ends_the_stream_for_the_client_to_resume(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    from opsmessaging import sse
+
+    def failing(*args: Any) -> Any:
+        raise OperationalError("the database is gone")
+
+    monkeypatch.setattr(sse, "_rows", failing)
+    with client.stream("GET", PATH, params={"category": "alerts"}) as response:
+        assert response.status_code == 200
+        body = response.read().decode()
+    assert body.endswith(": store unavailable\n\n")

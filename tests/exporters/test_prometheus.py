@@ -273,3 +273,27 @@ def test_user_needs_view_permission() -> None:
 def test_only_get_is_allowed() -> None:
     response = Client().post(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 405
+
+
+def test_without_prometheus_client_the_route_is_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+    import importlib.util
+
+    from opsmessaging import urls
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "prometheus_client" else real(name, *a),
+    )
+    try:
+        names = [p.name for p in importlib.reload(urls).urlpatterns]
+        assert "prometheus-metrics" not in names
+        assert "stream" in names
+    finally:
+        monkeypatch.undo()
+        importlib.reload(urls)
+    assert "prometheus-metrics" in [p.name for p in urls.urlpatterns]

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from django.apps import AppConfig
@@ -176,6 +177,7 @@ def check_settings(
     errors.extend(_check_api_settings(user))
     errors.extend(_check_outages(user))
     errors.extend(_check_page_settings(user))
+    errors.extend(_check_standards_settings(user))
     return errors
 
 
@@ -462,3 +464,88 @@ def _check_page_settings(user: dict[str, Any]) -> list[CheckMessage]:
             id="opsmessaging.E601",
         )
     ]
+
+
+_SSE_INTERVALS = (
+    "SSE_POLL_INTERVAL",
+    "SSE_HEARTBEAT_INTERVAL",
+    "SSE_RETRY",
+    "SSE_MAX_DURATION",
+)
+
+
+def _check_standards_settings(user: dict[str, Any]) -> list[CheckMessage]:
+    # The metrics exposition's and the event stream's checks are numbered from E701.
+    errors: list[CheckMessage] = []
+    token = user.get("METRICS_TOKEN")
+    if token is not None and (not isinstance(token, str) or len(token) < 16):
+        errors.append(
+            Error(
+                "OPSMESSAGING['METRICS_TOKEN'] must be None or a string of at least 16 "
+                f"characters, not a {type(token).__name__} of length "
+                f"{len(token) if isinstance(token, str) else '-'} (the value is not shown).",
+                hint="Generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'.",
+                id="opsmessaging.E701",
+            )
+        )
+    for name in _SSE_INTERVALS:
+        if name in user and not _positive_int(user[name]):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be a positive integer of milliseconds, "
+                    f"not {user[name]!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E702",
+                )
+            )
+    endpoint = user.get("OTLP_LOGS_ENDPOINT")
+    if endpoint is not None and (
+        not isinstance(endpoint, str)
+        or urlsplit(endpoint).scheme not in ("http", "https")
+        or not urlsplit(endpoint).netloc
+    ):
+        errors.append(
+            Error(
+                "OPSMESSAGING['OTLP_LOGS_ENDPOINT'] must be None or an http(s) URL, not "
+                f"{endpoint!r}.",
+                hint="The full URL of the logs signal, e.g. "
+                "'http://collector:4318/v1/logs'.",
+                id="opsmessaging.E703",
+            )
+        )
+    headers = user.get("OTLP_HEADERS", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        errors.append(
+            Error(
+                "OPSMESSAGING['OTLP_HEADERS'] must be a dict of header names to string "
+                "values.",
+                hint="For example {'authorization': 'Bearer <token>'}.",
+                id="opsmessaging.E704",
+            )
+        )
+    categories = user.get("OTLP_CATEGORIES")
+    known = {c.value for c in Category}
+    if categories is not None and (
+        not isinstance(categories, list | tuple)
+        or not categories
+        or not all(isinstance(c, str) and c in known for c in categories)
+    ):
+        errors.append(
+            Error(
+                "OPSMESSAGING['OTLP_CATEGORIES'] must be None (every category) or a "
+                f"non-empty list of categories, not {categories!r}.",
+                hint=f"Categories: {', '.join(sorted(known))}.",
+                id="opsmessaging.E705",
+            )
+        )
+    errors.extend(
+        _positive_ints(
+            user,
+            ("OTLP_EXPORT_INTERVAL", "OTLP_BATCH_SIZE", "OTLP_TIMEOUT"),
+            "opsmessaging.E706",
+        )
+    )
+    return errors

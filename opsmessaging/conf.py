@@ -131,6 +131,29 @@ DEFAULTS: dict[str, Any] = {
     # Operations page and admin: the newest SystemAlerts searched for open alerts (those
     # that require an acknowledgement and have none).
     "OPEN_ALERTS_SCAN": 1000,
+    # The Prometheus exposition (opsmessaging.exporters.prometheus): a bearer token that
+    # scrapers send (``Authorization: Bearer <token>``); None admits only users with
+    # ``opsmessaging.view_message``.
+    "METRICS_TOKEN": None,
+    # Server-Sent Events (opsmessaging.sse): milliseconds between the store polls of a
+    # stream, between heartbeat comments, the client's reconnection delay (``retry:``),
+    # and how long one response streams before the client is asked to reconnect.
+    "SSE_POLL_INTERVAL": 1_000,
+    "SSE_HEARTBEAT_INTERVAL": 15_000,
+    "SSE_RETRY": 3_000,
+    "SSE_MAX_DURATION": 3_600_000,
+    # OTLP/HTTP log export (opsmessaging.exporters.otlp). The endpoint and headers default
+    # to the standard OTEL_EXPORTER_OTLP_LOGS_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT and
+    # OTEL_EXPORTER_OTLP_LOGS_HEADERS / OTEL_EXPORTER_OTLP_HEADERS; the export is scheduled
+    # only when one of them gives an endpoint. Categories exported (None: every one),
+    # milliseconds between runs, records per request, seconds one request may take
+    # (retries included).
+    "OTLP_LOGS_ENDPOINT": None,
+    "OTLP_HEADERS": {},
+    "OTLP_CATEGORIES": None,
+    "OTLP_EXPORT_INTERVAL": 30_000,
+    "OTLP_BATCH_SIZE": 512,
+    "OTLP_TIMEOUT": 10,
 }
 
 
@@ -332,6 +355,66 @@ class Settings:
     @property
     def OPEN_ALERTS_SCAN(self) -> int:
         return int(self.get("OPEN_ALERTS_SCAN"))
+
+    @property
+    def METRICS_TOKEN(self) -> str | None:
+        value = self.get("METRICS_TOKEN")
+        return value if value is None else str(value)
+
+    @property
+    def SSE_POLL_INTERVAL(self) -> int:
+        return int(self.get("SSE_POLL_INTERVAL"))
+
+    @property
+    def SSE_HEARTBEAT_INTERVAL(self) -> int:
+        return int(self.get("SSE_HEARTBEAT_INTERVAL"))
+
+    @property
+    def SSE_RETRY(self) -> int:
+        return int(self.get("SSE_RETRY"))
+
+    @property
+    def SSE_MAX_DURATION(self) -> int:
+        return int(self.get("SSE_MAX_DURATION"))
+
+    @property
+    def OTLP_LOGS_ENDPOINT(self) -> str | None:
+        value = self.get("OTLP_LOGS_ENDPOINT")
+        return value if value is None else str(value)
+
+    @property
+    def OTLP_HEADERS(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in dict(self.get("OTLP_HEADERS") or {}).items()}
+
+    @property
+    def OTLP_ENABLED(self) -> bool:
+        """Whether an OTLP logs endpoint is set, here or by the standard variables."""
+        return bool(self.OTLP_LOGS_ENDPOINT) or any(
+            os.environ.get(name)
+            for name in (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            )
+        )
+
+    @property
+    def OTLP_CATEGORIES(self) -> list[Category]:
+        value = self.get("OTLP_CATEGORIES")
+        if value is None:
+            return list(Category)
+        return [Category(name) for name in value]
+
+    @property
+    def OTLP_EXPORT_INTERVAL(self) -> int:
+        return int(self.get("OTLP_EXPORT_INTERVAL"))
+
+    @property
+    def OTLP_BATCH_SIZE(self) -> int:
+        return int(self.get("OTLP_BATCH_SIZE"))
+
+    @property
+    def OTLP_TIMEOUT(self) -> int:
+        return int(self.get("OTLP_TIMEOUT"))
 
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""

@@ -20,6 +20,7 @@ HEALTH_TASK = "opsmessaging.broadcast_health"
 METRICS_TASK = "opsmessaging.broadcast_metrics"
 CLUSTER_TASK = "opsmessaging.check_cluster"
 RETENTION_TASK = "opsmessaging.prune_messages"
+OTLP_LOGS_TASK = "opsmessaging.export_otlp_logs"
 
 
 def _entry(task: str, interval_ms: int) -> dict[str, Any]:
@@ -33,10 +34,16 @@ def _entry(task: str, interval_ms: int) -> dict[str, Any]:
 
 
 def beat_schedule() -> dict[str, dict[str, Any]]:
-    """Return the beat entries: health, metrics, cluster check and retention."""
-    return {
+    """Return the beat entries: health, metrics, cluster check and retention, and the
+    OTLP log export when an endpoint is configured."""
+    entries = {
         "opsmessaging-health": _entry(HEALTH_TASK, conf.HEALTH_BROADCAST_INTERVAL),
         "opsmessaging-metrics": _entry(METRICS_TASK, conf.METRICS_BROADCAST_INTERVAL),
         "opsmessaging-cluster": _entry(CLUSTER_TASK, conf.HEARTBEAT_INTERVAL),
         "opsmessaging-retention": _entry(RETENTION_TASK, conf.RETENTION_INTERVAL),
     }
+    if conf.OTLP_ENABLED:
+        entries["opsmessaging-otlp-logs"] = _entry(
+            OTLP_LOGS_TASK, conf.OTLP_EXPORT_INTERVAL
+        )
+    return entries

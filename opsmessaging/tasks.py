@@ -164,6 +164,38 @@ def prune_messages(self: Task) -> str:
     )
 
 
+@task(schedule.OTLP_LOGS_TASK, bind=True)
+def export_otlp_logs(self: Task) -> str:
+    """Send the messages stored since the last run to the OTLP logs endpoint.
+
+    Runs for at most half its interval (plus one request's ``OTLP_TIMEOUT``), so the next
+    period never finds it still running; what is left waits for the next one.
+    """
+    # The OpenTelemetry packages are an extra ("otlp"), imported only when exporting.
+    from opsmessaging.exporters import otlp
+
+    if not conf.OTLP_ENABLED:
+        return "disabled"
+
+    def job(state: Mapping[str, Any]) -> None:
+        exporter = otlp.build_exporter()
+        deadline = time.monotonic() + conf.OTLP_EXPORT_INTERVAL / 2000
+        try:
+            report = otlp.export_pending(
+                otlp.load_cursor(), exporter, deadline=deadline, save=otlp.save_cursor
+            )
+        except otlp.ExportRejected as exc:
+            logger.warning("OTLP log export stopped: %s", exc)
+            return
+        finally:
+            exporter.shutdown()  # type: ignore[no-untyped-call]
+        logger.info("Exported %d message(s) as OTLP logs", report.total)
+
+    return run_periodic(
+        self, otlp.RUN_NAME, conf.OTLP_EXPORT_INTERVAL, lambda: job, atomic=False
+    )
+
+
 # --- receivers, connected in ``OpsMessagingConfig.ready`` when Celery is installed ------
 
 

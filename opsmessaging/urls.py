@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 from django.urls import path
 
-from opsmessaging import views
+from opsmessaging import sse, views
 
 app_name = "opsmessaging"
 
@@ -16,4 +18,18 @@ urlpatterns = [
     path("alerts/acknowledge/", views.acknowledge, name="acknowledge"),
     path("nodes/", views.cluster, name="nodes"),
     path("compatibility/", views.compatibility, name="compatibility"),
+    path("stream/", sse.stream, name="stream"),
 ]
+
+# The exposition needs the "metrics" extra (prometheus-client); without it there is no
+# route rather than an import error. "metrics/" above is the operations page's history.
+if find_spec("prometheus_client") is not None:
+    from opsmessaging.exporters import views as exporter_views
+
+    urlpatterns.append(
+        path(
+            "prometheus/metrics",
+            exporter_views.prometheus_metrics,
+            name="prometheus-metrics",
+        )
+    )

@@ -181,8 +181,8 @@ OPSMESSAGING = {
     # Where broadcasts wait while the database is unreachable (unset: no spool).
     "SPOOL_DIR": os.environ.get("OPSMESSAGING_SPOOL_DIR") or None,
 }
-# Node membership, probe and WebSocket store-check timing, when given (else the app's
-# defaults).
+# Node membership, probe, WebSocket store-check and event-stream timing, when given (else
+# the app's defaults).
 OPSMESSAGING.update(
     {
         key: int(os.environ[f"OPSMESSAGING_{key}"])
@@ -192,6 +192,9 @@ OPSMESSAGING.update(
             "HEALTH_PROBE_TIMEOUT",
             "HEALTH_PROBE_SLOW",
             "WS_POLL_INTERVAL",
+            "SSE_POLL_INTERVAL",
+            "SSE_RETRY",
+            "SSE_MAX_DURATION",
         )
         if os.environ.get(f"OPSMESSAGING_{key}")
     }

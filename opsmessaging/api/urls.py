@@ -6,6 +6,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from opsmessaging.api import views
+from opsmessaging.api.asyncapi import asyncapi_schema
 
 app_name = "opsmessaging_api"
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("categories/", views.CategoryListView.as_view(), name="category-list"),
     path("nodes/", views.NodeListView.as_view(), name="node-list"),
     path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
+    path("asyncapi/", asyncapi_schema, name="asyncapi"),
     path("types/", views.PayloadTypeListView.as_view(), name="payload-type-list"),
     path(
         "types/<str:name>/",

@@ -1,0 +1,1 @@
+"""Exports of the committed log in the ecosystem's standard formats (Prometheus, OTLP)."""

@@ -121,7 +121,11 @@ def _rows(sub: Subscription, after: int, limit: int) -> list[tuple[int, str, str
     rows = Message.objects.filter(
         sub.query(), sequence__isnull=False, sequence__gt=after
     ).order_by("sequence")[:limit]
-    return [(m.sequence, m.payload_type, compact_json(m.to_wire())) for m in rows]
+    return [
+        (m.sequence, m.payload_type, compact_json(m.to_wire()))
+        for m in rows
+        if m.sequence is not None  # as filtered: numbered by the relay
+    ]
 
 
 def _event(sequence: int, event: str, data: str) -> bytes:

@@ -48,7 +48,6 @@ from opsmessaging.api.renderers import (
     MessageCSVRenderer,
 )
 from opsmessaging.api.serializers import (
-    MonitorSerializer,
     PAYLOAD_TYPE_NAMES,
     BatchResultSerializer,
     BatchSerializer,
@@ -59,6 +58,7 @@ from opsmessaging.api.serializers import (
     CompatibilitySerializer,
     ErrorSerializer,
     MessageSerializer,
+    MonitorSerializer,
     NodeSerializer,
     NotStoredSerializer,
     PayloadTypeSerializer,

@@ -21,7 +21,15 @@ from celery import shared_task
 from django.db import router, transaction
 from django.utils import timezone
 
-from opsmessaging import checkins, measurements, nodes, probes, retention, schedule
+from opsmessaging import (
+    checkins,
+    measurements,
+    nodes,
+    notifications,
+    probes,
+    retention,
+    schedule,
+)
 from opsmessaging.conf import conf
 from opsmessaging.models import PeriodicRun
 from opsmessaging.nodenames import this_node
@@ -161,7 +169,9 @@ def check_cluster() -> list[str]:
 
     def run() -> list[str]:
         nodes.heartbeat(nodes.current_role("worker"))
-        return nodes.check_cluster()
+        failed = nodes.check_cluster()
+        notifications.dispatch()
+        return failed
 
     return _checked_in("opsmessaging-cluster", run)
 
@@ -181,6 +191,19 @@ def prune_messages(self: Task) -> str:
             self, "retention", conf.RETENTION_INTERVAL, lambda: job, atomic=False
         ),
     )
+
+
+@task(notifications.SEND_TASK, bind=True)
+def send_notification(self: Task, pk: int) -> str:
+    """Send one alert notification; retry a failed attempt with exponential backoff."""
+    try:
+        return notifications.deliver(pk)
+    except notifications.TransientFailure as exc:
+        raise self.retry(
+            exc=exc,
+            countdown=notifications.retry_delay(self.request.retries + 1),
+            max_retries=None,  # deliver() counts the attempts and gives up
+        ) from exc
 
 
 # --- receivers, connected in ``OpsMessagingConfig.ready`` when Celery is installed ------

@@ -30,7 +30,7 @@ from opsmessaging.catalogue.alerts import SystemAlert
 from opsmessaging.categories import Category
 from opsmessaging.compatibility import compatibility_status
 from opsmessaging.exceptions import InvalidMessage
-from opsmessaging.models import Message, Node
+from opsmessaging.models import CheckIn, Message, Monitor, Node, Notification
 from opsmessaging.permissions import (
     can_view_category,
     filter_viewable,
@@ -422,3 +422,69 @@ class NodeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class CheckInInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = CheckIn
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = readonly_fields = (
+        "status",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "node",
+        "error",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CheckIn]:
+        return super().get_queryset(request).order_by("-started_at", "-id")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Written by the app only: shown, never edited."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Monitor)
+class MonitorAdmin(ReadOnlyAdmin):
+    list_display = (
+        "name",
+        "status",
+        "is_alerting",
+        "consecutive_failures",
+        "consecutive_successes",
+        "last_ok_at",
+        "next_due_at",
+    )
+    list_filter = ("status", "is_alerting")
+    search_fields = ("name",)
+    inlines = [CheckInInline]
+    readonly_fields = tuple(
+        f.name for f in Monitor._meta.get_fields() if f.concrete and f.name != "id"
+    )
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "route",
+        "kind",
+        "channel",
+        "status",
+        "attempts",
+        "severity",
+        "title",
+    )
+    list_filter = ("status", "route", "kind", "channel")
+    search_fields = ("alert_id", "title", "target")
+    readonly_fields = tuple(
+        f.name for f in Notification._meta.get_fields() if f.concrete and f.name != "id"
+    )

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import connections, router
 
+from opsmessaging import notifications
 from opsmessaging.categories import Category
 from opsmessaging.conf import DEFAULTS, log_level_number
 from opsmessaging.models import Message
@@ -153,6 +154,24 @@ def check_settings(
                 id="opsmessaging.E013",
             )
         )
+    routes = user.get("NOTIFICATIONS", DEFAULTS["NOTIFICATIONS"])
+    if not isinstance(routes, list | tuple):
+        route_problems = ["NOTIFICATIONS must be a list of routes"]
+    else:
+        route_problems = [
+            problem
+            for index, route in enumerate(routes)
+            for problem in notifications.route_errors(index, route)
+        ]
+    errors += [
+        Error(
+            f"OPSMESSAGING['NOTIFICATIONS']: {problem}.",
+            hint='e.g. {"min_severity": "error", "email": ["ops@example.com"]} or '
+            '{"min_severity": "critical", "webhook": "https://...", "secret": "..."}.',
+            id="opsmessaging.E014",
+        )
+        for problem in route_problems
+    ]
     poll = user.get("WS_POLL_INTERVAL", DEFAULTS["WS_POLL_INTERVAL"])
     if not (_positive_int(poll) or poll == 0) or isinstance(poll, bool):
         errors.append(

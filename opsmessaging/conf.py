@@ -154,6 +154,31 @@ DEFAULTS: dict[str, Any] = {
     "OTLP_EXPORT_INTERVAL": 30_000,
     "OTLP_BATCH_SIZE": 512,
     "OTLP_TIMEOUT": 10,
+    # Check-ins (opsmessaging.checkins): record every periodic run and monitored task;
+    # consecutive failed (or missed) runs before a missed_checkin alert, and consecutive
+    # successes before its recovery (Sentry's failure_issue_threshold and
+    # recovery_threshold) for the app's own periodic runs.
+    "CHECKINS": True,
+    "CHECKIN_FAILURE_THRESHOLD": 1,
+    "CHECKIN_RECOVERY_THRESHOLD": 1,
+    # Alert notifications (opsmessaging.notifications): a list of routes, e.g.
+    # {"name": "ops", "min_severity": "error", "categories": ["system"],
+    #  "email": ["ops@example.com"]} or {"name": "chat", "min_severity": "critical",
+    #  "webhook": "https://...", "secret": "...", "format": "slack"}.
+    "NOTIFICATIONS": [],
+    # Milliseconds within which repeats of one alert (same type and subject) are sent to
+    # a route at most NOTIFICATION_RATE_LIMIT times; the others are recorded suppressed.
+    "NOTIFICATION_RATE_WINDOW": 900_000,
+    "NOTIFICATION_RATE_LIMIT": 1,
+    # Attempts per notification, the first retry's delay (ms, doubled each retry) and the
+    # webhook timeout (ms).
+    "NOTIFICATION_MAX_ATTEMPTS": 5,
+    "NOTIFICATION_RETRY_DELAY": 2_000,
+    "NOTIFICATION_TIMEOUT": 5_000,
+    # The site's address, for the acknowledgement link in notices (None: a relative path).
+    "NOTIFICATION_BASE_URL": None,
+    # The sender of notification emails (None: DEFAULT_FROM_EMAIL).
+    "NOTIFICATION_FROM_EMAIL": None,
 }
 
 
@@ -416,9 +441,69 @@ class Settings:
     def OTLP_TIMEOUT(self) -> int:
         return int(self.get("OTLP_TIMEOUT"))
 
+    @property
+    def CHECKINS(self) -> bool:
+        return self.get("CHECKINS") is True
+
+    @property
+    def CHECKIN_FAILURE_THRESHOLD(self) -> int:
+        return int(self.get("CHECKIN_FAILURE_THRESHOLD"))
+
+    @property
+    def CHECKIN_RECOVERY_THRESHOLD(self) -> int:
+        return int(self.get("CHECKIN_RECOVERY_THRESHOLD"))
+
+    @property
+    def NOTIFICATIONS(self) -> list[dict[str, Any]]:
+        value = self.get("NOTIFICATIONS")
+        return (
+            [dict(r) for r in value if isinstance(r, dict)]
+            if isinstance(value, list | tuple)
+            else []
+        )
+
+    @property
+    def NOTIFICATION_RATE_WINDOW(self) -> int:
+        return int(self.get("NOTIFICATION_RATE_WINDOW"))
+
+    @property
+    def NOTIFICATION_RATE_LIMIT(self) -> int:
+        return int(self.get("NOTIFICATION_RATE_LIMIT"))
+
+    @property
+    def NOTIFICATION_MAX_ATTEMPTS(self) -> int:
+        return int(self.get("NOTIFICATION_MAX_ATTEMPTS"))
+
+    @property
+    def NOTIFICATION_RETRY_DELAY(self) -> int:
+        return int(self.get("NOTIFICATION_RETRY_DELAY"))
+
+    @property
+    def NOTIFICATION_TIMEOUT(self) -> int:
+        return int(self.get("NOTIFICATION_TIMEOUT"))
+
+    @property
+    def NOTIFICATION_BASE_URL(self) -> str:
+        value = self.get("NOTIFICATION_BASE_URL")
+        return "" if value is None else str(value).rstrip("/")
+
+    @property
+    def NOTIFICATION_FROM_EMAIL(self) -> str | None:
+        value = self.get("NOTIFICATION_FROM_EMAIL")
+        return None if value is None else str(value)
+
     def effective(self) -> dict[str, Any]:
         """Return every setting with its effective value (the user's, else the default)."""
-        return {name: self.get(name) for name in DEFAULTS}
+        found = {name: self.get(name) for name in DEFAULTS}
+        routes = found["NOTIFICATIONS"]
+        if isinstance(routes, list | tuple):  # webhook secrets never leave the settings
+            found["NOTIFICATIONS"] = [
+                {**r, "secret": "********"}
+                if isinstance(r, dict) and "secret" in r
+                else r
+                for r in routes
+            ]
+        return found
 
     @property
     def HEARTBEAT_INTERVAL(self) -> int:

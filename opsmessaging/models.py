@@ -583,3 +583,125 @@ class PeriodicRun(models.Model):
         """Keep ``state`` for the next run."""
         self.state = state
         PeriodicRun.objects.filter(pk=self.pk).update(state=state)
+
+
+class Monitor(models.Model):
+    """A job expected to check in on a schedule: one of the app's periodic runs or a
+    user's task (``opsmessaging.checkins``).
+
+    ``next_due_at`` is when the monitor counts as missed if nothing checked in; the
+    counters follow Sentry's ``failure_issue_threshold`` and ``recovery_threshold``.
+    """
+
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown"
+        OK = "ok"
+        ERROR = "error"
+        MISSED = "missed"
+
+    name = models.CharField(max_length=100, unique=True)
+    interval_ms = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Milliseconds between runs (or a crontab)."
+    )
+    crontab = models.CharField(
+        max_length=100, blank=True, help_text="'minute hour day month weekday'."
+    )
+    margin_ms = models.PositiveBigIntegerField(default=0)
+    failure_threshold = models.PositiveIntegerField(default=1)
+    recovery_threshold = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.UNKNOWN
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    consecutive_successes = models.PositiveIntegerField(default=0)
+    is_alerting = models.BooleanField(
+        default=False, help_text="Whether a missed_checkin alert is open."
+    )
+    alert_id = models.CharField(max_length=64, blank=True)
+    last_checkin_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    next_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"
+
+
+class CheckIn(models.Model):
+    """One run of a monitored job, or one period it missed."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        OK = "ok"
+        ERROR = "error"
+        MISSED = "missed"
+
+    monitor = models.ForeignKey(
+        Monitor, on_delete=models.CASCADE, related_name="checkins"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    node = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["monitor", "-started_at"], name="opsmsg_checkin_recent"
+            )
+        ]
+        verbose_name = "check-in"
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.status} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Notification(models.Model):
+    """One notice (an alert, its acknowledgement or its recovery) to one route.
+
+    Unique per alert, route and kind, so a notice is sent at most once however often
+    its task runs (``opsmessaging.notifications``).
+    """
+
+    class Kind(models.TextChoices):
+        ALERT = "alert"
+        ACK = "ack"
+        RECOVERY = "recovery"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+        SUPPRESSED = "suppressed"
+
+    alert_id = models.CharField(max_length=64)
+    route = models.CharField(max_length=100, help_text="The route's name.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    channel = models.CharField(max_length=16, help_text="email or webhook.")
+    target = models.CharField(max_length=1000, help_text="Addresses or URL.")
+    fingerprint = models.CharField(max_length=255, db_index=True)
+    severity = models.CharField(max_length=16)
+    title = models.CharField(max_length=1000)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    response = models.TextField(blank=True, help_text="The last answer or error.")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert_id", "route", "kind"], name="opsmsg_notification_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.alert_id} to {self.route}: {self.status}"

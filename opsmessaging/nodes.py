@@ -19,7 +19,7 @@ from typing import Any
 from django.db import close_old_connections, router, transaction
 from django.utils import timezone
 
-from opsmessaging import codec, pubsub
+from opsmessaging import checkins, codec, notifications, pubsub
 from opsmessaging.catalogue import lifecycle
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
@@ -217,6 +217,9 @@ class HeartbeatThread(threading.Thread):
         try:
             heartbeat(self.role)
             check_cluster()
+            # Whichever process looks first finds a silent job (a dead beat included).
+            checkins.detect_missed()
+            notifications.dispatch()
         except Exception as exc:  # the loop must survive outages; each one is logged
             logger.warning(
                 "Heartbeat of %s failed: %s: %s", this_node(), type(exc).__name__, exc

@@ -21,7 +21,15 @@ from celery import shared_task
 from django.db import router, transaction
 from django.utils import timezone
 
-from opsmessaging import measurements, nodes, probes, retention, schedule
+from opsmessaging import (
+    checkins,
+    measurements,
+    nodes,
+    notifications,
+    probes,
+    retention,
+    schedule,
+)
 from opsmessaging.conf import conf
 from opsmessaging.models import PeriodicRun
 from opsmessaging.nodenames import this_node
@@ -39,6 +47,7 @@ Job = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
 #: Measures without writing (outside any transaction); returns the job that stores it.
 Measure = Callable[[], Job]
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def task(name: str, *, bind: bool = False) -> Callable[[F], F]:
@@ -106,6 +115,11 @@ def run_periodic(
     return "ran"
 
 
+def _checked_in(monitor: str, run: Callable[[], T]) -> T:
+    """Run a periodic task as a check-in of its monitor (``opsmessaging.checkins``)."""
+    return cast(T, checkins.run_checked(checkins.builtin_specs()[monitor], run))
+
+
 @task(schedule.HEALTH_TASK, bind=True)
 def scheduled_health(self: Task) -> str:
     """Probe this node and broadcast its health (see ``opsmessaging.probes``)."""
@@ -123,7 +137,10 @@ def scheduled_health(self: Task) -> str:
 
         return job
 
-    return run_periodic(self, "health", conf.HEALTH_BROADCAST_INTERVAL, measure)
+    return _checked_in(
+        "opsmessaging-health",
+        lambda: run_periodic(self, "health", conf.HEALTH_BROADCAST_INTERVAL, measure),
+    )
 
 
 @task(schedule.METRICS_TASK, bind=True)
@@ -140,14 +157,23 @@ def scheduled_metrics(self: Task) -> str:
 
         return job
 
-    return run_periodic(self, "metrics", conf.METRICS_BROADCAST_INTERVAL, measure)
+    return _checked_in(
+        "opsmessaging-metrics",
+        lambda: run_periodic(self, "metrics", conf.METRICS_BROADCAST_INTERVAL, measure),
+    )
 
 
 @task(schedule.CLUSTER_TASK)
 def check_cluster() -> list[str]:
     """Heartbeat the node running this task, then declare failed the silent nodes."""
-    nodes.heartbeat(nodes.current_role("worker"))
-    return nodes.check_cluster()
+
+    def run() -> list[str]:
+        nodes.heartbeat(nodes.current_role("worker"))
+        failed = nodes.check_cluster()
+        notifications.dispatch()
+        return failed
+
+    return _checked_in("opsmessaging-cluster", run)
 
 
 @task(schedule.RETENTION_TASK, bind=True)
@@ -159,8 +185,11 @@ def prune_messages(self: Task) -> str:
 
     # Pruning deletes in many short transactions, never one long one: its claim commits
     # first, and a prune killed half-way is finished by the next period's.
-    return run_periodic(
-        self, "retention", conf.RETENTION_INTERVAL, lambda: job, atomic=False
+    return _checked_in(
+        "opsmessaging-retention",
+        lambda: run_periodic(
+            self, "retention", conf.RETENTION_INTERVAL, lambda: job, atomic=False
+        ),
     )
 
 
@@ -194,6 +223,19 @@ def export_otlp_logs(self: Task) -> str:
     return run_periodic(
         self, otlp.RUN_NAME, conf.OTLP_EXPORT_INTERVAL, lambda: job, atomic=False
     )
+
+
+@task(notifications.SEND_TASK, bind=True)
+def send_notification(self: Task, pk: int) -> str:
+    """Send one alert notification; retry a failed attempt with exponential backoff."""
+    try:
+        return notifications.deliver(pk)
+    except notifications.TransientFailure as exc:
+        raise self.retry(
+            exc=exc,
+            countdown=notifications.retry_delay(self.request.retries + 1),
+            max_retries=None,  # deliver() counts the attempts and gives up
+        ) from exc
 
 
 # --- receivers, connected in ``OpsMessagingConfig.ready`` when Celery is installed ------

@@ -1001,3 +1001,17 @@ def test_acknowledge_action_is_refused_to_readers() -> None:
 
     assert response.status_code == 200
     assert _acks() == []
+
+
+@pytest.mark.django_db
+def test_monitor_admin_shows_a_monitor_and_its_check_ins(admin_client):
+    from opsmessaging import checkins
+    from opsmessaging.models import Monitor
+
+    checkins.run_checked(checkins.MonitorSpec("backup", interval_ms=1000), lambda: 1)
+    monitor = Monitor.objects.get()
+    listing = admin_client.get("/admin/opsmessaging/monitor/")
+    page = admin_client.get(f"/admin/opsmessaging/monitor/{monitor.pk}/change/")
+    assert (listing.status_code, page.status_code) == (200, 200)
+    assert b"backup" in listing.content
+    assert page.content.count(b'<td class="field-status">') == 1

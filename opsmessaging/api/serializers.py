@@ -210,6 +210,36 @@ class CategorySerializer(serializers.Serializer[Any]):
     )
 
 
+class CheckInSerializer(serializers.Serializer[dict[str, Any]]):
+    """One run of a monitored job, or a period it missed."""
+
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    node = serializers.CharField()
+    error = serializers.CharField()
+
+
+class MonitorSerializer(serializers.Serializer[dict[str, Any]]):
+    """A monitored job, its thresholds and counters, and its latest check-ins."""
+
+    name = serializers.CharField()
+    status = serializers.CharField()
+    interval_ms = serializers.IntegerField(allow_null=True)
+    crontab = serializers.CharField()
+    margin_ms = serializers.IntegerField()
+    failure_threshold = serializers.IntegerField()
+    recovery_threshold = serializers.IntegerField()
+    consecutive_failures = serializers.IntegerField()
+    consecutive_successes = serializers.IntegerField()
+    is_alerting = serializers.BooleanField()
+    last_checkin_at = serializers.DateTimeField(allow_null=True)
+    last_ok_at = serializers.DateTimeField(allow_null=True)
+    next_due_at = serializers.DateTimeField(allow_null=True)
+    checkins = CheckInSerializer(many=True)
+
+
 class NodeSerializer(serializers.ModelSerializer[Node]):
     """A node of the registry."""
 

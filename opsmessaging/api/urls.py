@@ -17,6 +17,7 @@ urlpatterns = [
     *router.urls,
     path("categories/", views.CategoryListView.as_view(), name="category-list"),
     path("nodes/", views.NodeListView.as_view(), name="node-list"),
+    path("checkins/", views.MonitorListView.as_view(), name="checkin-list"),
     path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
     path("asyncapi/", asyncapi_schema, name="asyncapi"),
     path("types/", views.PayloadTypeListView.as_view(), name="payload-type-list"),

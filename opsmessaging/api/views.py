@@ -36,7 +36,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from opsmessaging import cloudevents, pubsub, relay
+from opsmessaging import checkins, cloudevents, pubsub, relay
 from opsmessaging.api.filters import MessageFilter, MessageQuerySerializer
 from opsmessaging.api.openapi import MessageAutoSchema
 from opsmessaging.api.pagination import MessageCursorPagination
@@ -58,6 +58,7 @@ from opsmessaging.api.serializers import (
     CompatibilitySerializer,
     ErrorSerializer,
     MessageSerializer,
+    MonitorSerializer,
     NodeSerializer,
     NotStoredSerializer,
     PayloadTypeSerializer,
@@ -406,6 +407,20 @@ class NodeListView(JSONErrorsMixin, APIView):
             Node.objects.all(), many=True, context={"connected": connected}
         )
         return Response({"cluster": context, "nodes": nodes.data})
+
+
+class MonitorListView(JSONErrorsMixin, APIView):
+    """Monitored jobs (the periodic runs, users' tasks) and their latest check-ins."""
+
+    permission_classes = [MessagePermission]
+
+    @extend_schema(
+        summary="Check-ins of scheduled work",
+        responses={200: MonitorSerializer(many=True), **_READ_ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        rows: Any = checkins.monitor_overview()
+        return Response(MonitorSerializer(rows, many=True).data)
 
 
 class CompatibilityView(JSONErrorsMixin, APIView):

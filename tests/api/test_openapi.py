@@ -40,6 +40,7 @@ def test_the_schema_is_valid_openapi_3(openapi):
 def test_every_endpoint_is_described(openapi):
     assert sorted(path for path in openapi["paths"] if path.startswith(API)) == [
         API + "categories/",
+        API + "checkins/",
         API + "compatibility/",
         API + "messages/",
         API + "messages/batch/",

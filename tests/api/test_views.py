@@ -689,3 +689,25 @@ def test_a_detail_path_that_is_not_a_number_is_a_json_404(reader):
     response = reader.get(URL + "messages/null,null/")
     assert response.status_code == 404
     assert response.json() == {"detail": "No Message matches the given query."}
+
+
+# --- checkins/ -------------------------------------------------------------------------
+
+
+def test_checkins_list_monitors_and_their_latest_runs(reader):
+    from opsmessaging import checkins
+
+    spec = checkins.MonitorSpec("backup", interval_ms=60_000, margin_ms=1_000)
+    checkins.run_checked(spec, lambda: "ran")
+    [row] = reader.get(URL + "checkins/").json()
+    assert {k: row[k] for k in ("name", "status", "interval_ms", "margin_ms")} == {
+        "name": "backup",
+        "status": "ok",
+        "interval_ms": 60_000,
+        "margin_ms": 1_000,
+    }
+    assert [c["status"] for c in row["checkins"]] == ["ok"]
+
+
+def test_checkins_need_a_read_permission(writer):
+    assert writer.get(URL + "checkins/").status_code == 403

@@ -11,7 +11,11 @@ import base64
 import functools
 import hashlib
 import hmac
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -84,3 +88,61 @@ def _fingerprint(
     for key in material[1]:
         digest.update(b"e" + key + b"\0")
     return digest.hexdigest()[:16]
+
+
+#: Names of settings (or of their keys) whose values are secrets.
+SECRET_NAME = re.compile(
+    r"secret|passw|pwd|token|credential|private|api_?key|signing_keys|encryption_keys"
+    r"|(^|_)keys?($|_)",
+    re.IGNORECASE,
+)
+PASSWORD_NAME = re.compile(r"passw|pwd", re.IGNORECASE)
+#: Keys inside a secret setting that name a secret without being one (``SIGNING_KEYS``' ids).
+PUBLIC_NAMES = frozenset({"id", "verify_only"})
+FINGERPRINT_SALT = b"opsmessaging.fingerprint.v1"
+
+
+def secret_fingerprint(secret: str | bytes) -> str:
+    """Return a short, salted digest that tells secrets apart without revealing one."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    return "sha256:" + hashlib.sha256(FINGERPRINT_SALT + raw).hexdigest()[:12]
+
+
+def redact(value: Any, name: str = "") -> Any:
+    """Return ``value`` (settings as JSON-like data) with every secret replaced.
+
+    A value under a secret-like name (``SECRET_NAME``: keys, secrets, passwords, tokens)
+    becomes its ``secret_fingerprint``, except the ids of ``PUBLIC_NAMES``; a URL with a
+    password keeps everything but the password. Nothing else is changed.
+    """
+    secret = bool(name) and SECRET_NAME.search(name) is not None
+    if isinstance(value, Mapping):
+        return {
+            str(key): value[key]
+            if secret and str(key) in PUBLIC_NAMES
+            else redact(value[key], f"{name}.{key}" if secret else str(key))
+            for key in value
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item, name) for item in value]
+    if isinstance(value, str | bytes) and secret:
+        if not value:
+            return value
+        # A password may be guessable: even a salted digest of it could be tested.
+        return "***" if PASSWORD_NAME.search(name) else secret_fingerprint(value)
+    if isinstance(value, str) and "://" in value:
+        return _redact_url(value)
+    return value
+
+
+def _redact_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))

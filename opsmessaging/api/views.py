@@ -36,7 +36,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from opsmessaging import cloudevents, pubsub, relay
+from opsmessaging import alerting, cloudevents, pubsub, relay
 from opsmessaging.api.filters import MessageFilter, MessageQuerySerializer
 from opsmessaging.api.openapi import MessageAutoSchema
 from opsmessaging.api.pagination import MessageCursorPagination
@@ -64,7 +64,7 @@ from opsmessaging.api.serializers import (
     flatten_errors,
 )
 from opsmessaging.api.throttling import BroadcastRateThrottle
-from opsmessaging.catalogue import get_type
+from opsmessaging.catalogue import alerts, get_type
 from opsmessaging.compatibility import compatibility_status
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
@@ -178,6 +178,47 @@ def validated(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, A
 
 def envelope_options(body: dict[str, Any]) -> dict[str, Any]:
     return {name: body[name] for name in _ENVELOPE_OPTIONS if name in body}
+
+
+#: The payload fields of an ``AlertAck`` a client may give; the rest is the server's.
+ACK_FIELDS = ("alert_id", "ack_note", "ack_by")
+
+
+def acknowledgement_request(
+    body: dict[str, Any], user: Any, prefix: str = ""
+) -> tuple[object, object]:
+    """Return ``(alert_id, ack_note)`` of an ``AlertAck`` body, for ``alerting``.
+
+    An acknowledgement is made by ``alerting.acknowledge`` as the authenticated user: a
+    body that sets anything else (another ``ack_by``, its times, node fields or a topic)
+    is a 400 naming each such field.
+    """
+    payload = body.get("payload") or {}
+    errors: dict[str, list[str]] = {}
+    for name in envelope_options(body):
+        if name == "category" and body[name] == alerts.AlertAck.category.value:
+            continue
+        errors[f"{prefix}{name}"] = [
+            "An acknowledgement is stored by this server as the authenticated user; "
+            "leave this out."
+        ]
+    for key in payload:
+        if key not in ACK_FIELDS:
+            errors[f"{prefix}payload.{key}"] = [
+                "Set by the server for an acknowledgement; the fields are: "
+                + ", ".join(ACK_FIELDS)
+                + "."
+            ]
+    username = user.get_username()
+    if "ack_by" in payload and payload["ack_by"] != username:
+        errors[f"{prefix}payload.ack_by"] = [
+            f"Must be the authenticated user ({username!r}), or left out."
+        ]
+    if "alert_id" not in payload:
+        errors[f"{prefix}payload.alert_id"] = ["This field is required."]
+    if errors:
+        raise ValidationError(errors)
+    return payload["alert_id"], payload.get("ack_note", "")
 
 
 def not_stored(result: pubsub.BroadcastResult | pubsub.BatchResult) -> Response:
@@ -311,9 +352,16 @@ class MessageViewSet(
         inside ``ATOMIC_REQUESTS``, whose transaction commits after the response)."""
         body = validated(BroadcastSerializer, request.data)
         self._check_may_add({get_type(body["type"]).category.value})
-        result = pubsub.broadcast_typed(
-            body["type"], body.get("payload"), **envelope_options(body)
-        )
+        if body["type"] == alerts.AlertAck.name:
+            alert_id, ack_note = acknowledgement_request(body, request.user)
+            try:
+                result = alerting.acknowledge(alert_id, request.user, ack_note)  # type: ignore[arg-type]
+            except InvalidMessage as exc:
+                raise exc.prefixed("payload") from None
+        else:
+            result = pubsub.broadcast_typed(
+                body["type"], body.get("payload"), **envelope_options(body)
+            )
         if not result.ok or result.message is None:
             return not_stored(result)
         _wait_for_sequences([result.message])
@@ -332,12 +380,21 @@ class MessageViewSet(
         if problems:
             raise ValidationError(problems)
         self._check_may_add(categories)
-        result = pubsub.broadcast_batch(
-            [
-                ("typed", event["type"], event.get("payload"), envelope_options(event))
-                for event in events
-            ]
-        )
+        items: list[object] = [
+            ("typed", event["type"], event.get("payload"), envelope_options(event))
+            for event in events
+        ]
+        acknowledgements = {
+            index: acknowledgement_request(event, request.user, f"events[{index}].")
+            for index, event in enumerate(events)
+            if event["type"] == alerts.AlertAck.name
+        }
+        if acknowledgements:
+            result = alerting.broadcast_with_acknowledgements(
+                items, acknowledgements, request.user
+            )
+        else:
+            result = pubsub.broadcast_batch(items)
         if result.disabled or result.errors:
             return not_stored(result)
         _wait_for_sequences(

@@ -232,7 +232,7 @@ def _check_connect_timeout() -> list[CheckMessage]:
 
 
 def _check_capture(user: dict[str, Any]) -> list[CheckMessage]:
-    """Report bad values of the automatic-capture settings (``opsmessaging.E101``-``E105``)."""
+    """Report bad values of the automatic-capture settings (``opsmessaging.E101``-``E106``)."""
     errors: list[CheckMessage] = []
     for name in _CAPTURE_SWITCHES:
         if name in user and not isinstance(user[name], bool):
@@ -278,6 +278,16 @@ def _check_capture(user: dict[str, Any]) -> list[CheckMessage]:
                 f"OPSMESSAGING['SYSTEM_NAME'] {system_name!r} is not a system name.",
                 hint="Use letters, digits, '_', '.' or '-', e.g. 'billing'.",
                 id="opsmessaging.E104",
+            )
+        )
+    window = user.get("ACCESS_VIOLATION_WINDOW", 0)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        errors.append(
+            Error(
+                "OPSMESSAGING['ACCESS_VIOLATION_WINDOW'] must be 0 (store every "
+                f"violation) or a positive integer (milliseconds), not {window!r}.",
+                hint=f"The default is {DEFAULTS['ACCESS_VIOLATION_WINDOW']}.",
+                id="opsmessaging.E106",
             )
         )
     version = user.get("SYSTEM_VERSION", DEFAULTS["SYSTEM_VERSION"])

@@ -64,6 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "BRUTE_FORCE_WINDOW": 300_000,
     # PermissionDenied in views, DRF authentication failures and throttling -> AccessViolation.
     "CAPTURE_ACCESS_VIOLATIONS": True,
+    # Milliseconds within which violations of one kind from one source are aggregated:
+    # the first is stored, repeats are counted and stored at the 10th, 100th, ...; 0 stores
+    # every one.
+    "ACCESS_VIOLATION_WINDOW": 300_000,
     # Admin LogEntry rows -> AdminAction.
     "CAPTURE_ADMIN": True,
     # Saves and deletes of models registered with opsmessaging.audit_trail.register -> DataChange.
@@ -236,6 +240,10 @@ class Settings:
     @property
     def CAPTURE_ACCESS_VIOLATIONS(self) -> bool:
         return self.get("CAPTURE_ACCESS_VIOLATIONS") is True
+
+    @property
+    def ACCESS_VIOLATION_WINDOW(self) -> int:
+        return int(self.get("ACCESS_VIOLATION_WINDOW"))
 
     @property
     def CAPTURE_ADMIN(self) -> bool:

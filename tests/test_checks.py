@@ -77,7 +77,7 @@ def test_delivery_settings_are_checked(value, expected):
     assert ids(value) == expected
 
 
-# --- automatic capture settings (opsmessaging.E101-E105) ------------------------------
+# --- automatic capture settings (opsmessaging.E101-E106) ------------------------------
 
 
 @pytest.mark.parametrize(
@@ -97,6 +97,9 @@ def test_delivery_settings_are_checked(value, expected):
         ({"SYSTEM_NAME": "shop@host"}, ["opsmessaging.E104"]),
         ({"SYSTEM_VERSION": ""}, ["opsmessaging.E105"]),
         ({"SYSTEM_VERSION": 2}, ["opsmessaging.E105"]),
+        ({"ACCESS_VIOLATION_WINDOW": -1}, ["opsmessaging.E106"]),
+        ({"ACCESS_VIOLATION_WINDOW": "60000"}, ["opsmessaging.E106"]),
+        ({"ACCESS_VIOLATION_WINDOW": 0}, []),
         ({"CAPTURE_ADMIN": False, "LOG_CAPTURE_LEVEL": "error"}, []),
         ({"LOG_CAPTURE_LEVEL": 25, "SYSTEM_NAME": "shop", "SYSTEM_VERSION": "1.2"}, []),
     ],

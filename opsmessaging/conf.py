@@ -73,9 +73,11 @@ DEFAULTS: dict[str, Any] = {
     # Saves and deletes of models registered with opsmessaging.audit_trail.register -> DataChange.
     "CAPTURE_DATA_CHANGES": True,
     # OpsMessagingHandler: records at or above the level -> LogEntry; at most LOG_RATE_LIMIT
-    # records per LOG_RATE_WINDOW milliseconds, the rest counted in a LogSummary.
+    # records per logger per LOG_RATE_WINDOW milliseconds, the rest counted in a LogSummary;
+    # request logs of 4xx responses only with LOG_CAPTURE_CLIENT_ERRORS.
     "CAPTURE_LOGGING": True,
     "LOG_CAPTURE_LEVEL": "WARNING",
+    "LOG_CAPTURE_CLIENT_ERRORS": False,
     "LOG_RATE_LIMIT": 100,
     "LOG_RATE_WINDOW": 60_000,
     # Web (ASGI lifespan) and Celery worker start/stop -> SystemLifecycle, ProcessLifecycle.
@@ -262,6 +264,10 @@ class Settings:
         """The level as a number; a name such as ``"WARNING"`` is looked up."""
         number = log_level_number(self.get("LOG_CAPTURE_LEVEL"))
         return logging.WARNING if number is None else number
+
+    @property
+    def LOG_CAPTURE_CLIENT_ERRORS(self) -> bool:
+        return self.get("LOG_CAPTURE_CLIENT_ERRORS") is True
 
     @property
     def LOG_RATE_LIMIT(self) -> int:

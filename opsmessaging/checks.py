@@ -311,12 +311,22 @@ def _check_integrity(user: dict[str, Any]) -> list[CheckMessage]:
         and isinstance(k.get("id"), str)
         and k["id"]
         and k.get("secret")
+        and isinstance(k.get("verify_only", False), bool)
         for k in keys
     ):
         errors.append(
             Error(
-                "OPSMESSAGING['SIGNING_KEYS'] must be a list of {'id': ..., 'secret': ...}.",
+                "OPSMESSAGING['SIGNING_KEYS'] must be a list of {'id': ..., 'secret': ...} "
+                "(optionally 'verify_only': True).",
                 hint="Current key first; keep old keys listed while messages use them.",
+                id="opsmessaging.E009",
+            )
+        )
+    elif keys and all(k.get("verify_only") is True for k in keys):
+        errors.append(
+            Error(
+                "OPSMESSAGING['SIGNING_KEYS'] has only verify-only keys: nothing can sign.",
+                hint="Give at least one key without 'verify_only'; the first such signs.",
                 id="opsmessaging.E009",
             )
         )

@@ -123,6 +123,23 @@ def test_bad_capture_count_hint_gives_the_default():
         ({"SIGNING_KEYS": [{"id": "k1", "secret": "s"}]}, []),
         ({"SIGNING_KEYS": [{"id": "k1"}]}, ["opsmessaging.E009"]),
         ({"SIGNING_KEYS": "secret"}, ["opsmessaging.E009"]),
+        (
+            {"SIGNING_KEYS": [{"id": "k1", "secret": "s", "verify_only": True}]},
+            ["opsmessaging.E009"],
+        ),
+        (
+            {"SIGNING_KEYS": [{"id": "k1", "secret": "s", "verify_only": "yes"}]},
+            ["opsmessaging.E009"],
+        ),
+        (
+            {
+                "SIGNING_KEYS": [
+                    {"id": "k2", "secret": "s2", "verify_only": True},
+                    {"id": "k1", "secret": "s1"},
+                ]
+            },
+            [],
+        ),
         ({"ENCRYPTION_KEYS": ["not a fernet key"]}, ["opsmessaging.E010"]),
         ({"ENCRYPTION_KEYS": "x"}, ["opsmessaging.E010"]),
         ({"ENCRYPTED_CATEGORIES": ["security", "events"]}, ["opsmessaging.E011"]),

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from opsmessaging.catalogue.samples import sample
 from opsmessaging.categories import Category
 from opsmessaging.envelope import Envelope
-from opsmessaging.keys import SigningKey, signing_keys
+from opsmessaging.keys import SigningKey, current_signing_key, signing_keys
 
 #: The original's five outcomes of ``validate_secure_message``.
 Outcome = Literal[
@@ -51,8 +51,9 @@ def _digest(key: SigningKey, data: bytes) -> str:
 
 
 def sign(envelope: Envelope) -> tuple[str, str]:
-    """Return ``(key_id, signature)`` of an envelope under the current key."""
-    key = signing_keys()[0]
+    """Return ``(key_id, signature)`` of an envelope under the current key (the first
+    that is not verify-only)."""
+    key = current_signing_key()
     return key.id, _digest(key, canonical_bytes(envelope))
 
 

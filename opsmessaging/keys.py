@@ -2,7 +2,10 @@
 
 Each comes from its setting (``SIGNING_KEYS``, ``ENCRYPTION_KEYS``) or, when that is
 empty, is derived from Django's ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` with a salt
-of its own purpose, so one secret never serves two purposes.
+of its own purpose, so one secret never serves two purposes. The derived keys stay as
+verify-only (decrypt-only) fallbacks after the setting is filled, so messages stored
+before still verify and decrypt; a ``SIGNING_KEYS`` entry with ``"verify_only": True``
+verifies and never signs (the first phase of a rotation: see docs/security.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ ENCRYPTION_SALT = b"opsmessaging.encryption.v1"
 class SigningKey:
     id: str
     secret: bytes
+    verify_only: bool = False
 
 
 def derived_key(secret_key: str, salt: bytes) -> bytes:
@@ -37,13 +41,29 @@ def derived_key(secret_key: str, salt: bytes) -> bytes:
 
 
 def signing_keys() -> list[SigningKey]:
-    """Return the signing keys, current first: ``SIGNING_KEYS``, else derived from
-    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``."""
-    configured = conf.SIGNING_KEYS
-    if configured:
-        return [SigningKey(str(k["id"]), str(k["secret"]).encode()) for k in configured]
+    """Return the signing keys, current first: ``SIGNING_KEYS`` then, verify-only, those
+    derived from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` (only these without it)."""
     secrets = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", []))
-    return list(_derived_signing_keys(secrets))
+    derived = list(_derived_signing_keys(secrets))
+    configured = [
+        SigningKey(
+            str(k["id"]), str(k["secret"]).encode(), k.get("verify_only") is True
+        )
+        for k in conf.SIGNING_KEYS
+    ]
+    if not configured:
+        return derived
+    ids = {key.id for key in configured}
+    return configured + [
+        SigningKey(key.id, key.secret, verify_only=True)
+        for key in derived
+        if key.id not in ids
+    ]
+
+
+def current_signing_key() -> SigningKey:
+    """Return the key that signs: the first that is not verify-only."""
+    return next(key for key in signing_keys() if not key.verify_only)
 
 
 @functools.lru_cache(maxsize=16)
@@ -58,13 +78,15 @@ def _derived_signing_keys(secrets: tuple[str, ...]) -> tuple[SigningKey, ...]:
 
 
 def encryption_keys() -> list[bytes]:
-    """Return the Fernet keys, current first: ``ENCRYPTION_KEYS``, else derived from
-    ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS``."""
-    configured = conf.ENCRYPTION_KEYS
-    if configured:
-        return [str(k).encode() for k in configured]
+    """Return the Fernet keys, current (encrypting) first: ``ENCRYPTION_KEYS`` then, to
+    decrypt only, those derived from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` (only
+    these without it)."""
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [base64.urlsafe_b64encode(derived_key(s, ENCRYPTION_SALT)) for s in secrets]
+    derived = [
+        base64.urlsafe_b64encode(derived_key(s, ENCRYPTION_SALT)) for s in secrets
+    ]
+    configured = [str(k).encode() for k in conf.ENCRYPTION_KEYS]
+    return configured + [key for key in derived if key not in configured]
 
 
 def fingerprint() -> str:

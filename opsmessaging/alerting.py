@@ -129,7 +129,11 @@ def may_acknowledge(user: Any) -> bool:
 
 
 def acknowledge(
-    alert: str | Message, user: Any, ack_note: str = ""
+    alert: str | Message,
+    user: Any,
+    ack_note: str = "",
+    *,
+    received_by: str | None = None,
 ) -> pubsub.BroadcastResult:
     """Acknowledge an open alert as ``user``: broadcast an ``AlertAck`` (who, when, note).
 
@@ -137,19 +141,27 @@ def acknowledge(
     unless ``may_acknowledge(user)``, and ``InvalidMessage`` naming ``alert_id`` (no such
     alert, it needs no acknowledgement, or it has one already) or ``ack_note``. The check
     and the broadcast hold the lock of the alerts sequence, so an alert is acknowledged
-    once even when two people acknowledge it at the same moment.
+    once even when two people acknowledge it at the same moment. The ``AlertAck`` is
+    signed with ``sender`` = ``user`` (and ``received_by``, the node that took the
+    request, when given).
     """
     _check_may_acknowledge(user)
     alias = router.db_for_write(Message)
     with transaction.atomic(using=alias):
         _lock_alert_sequence(alias)
-        return pubsub.broadcast(_acknowledgement(alert, user, ack_note))
+        return pubsub.broadcast(
+            _acknowledgement(alert, user, ack_note),
+            sender=user.get_username(),
+            received_by=received_by,
+        )
 
 
 def broadcast_with_acknowledgements(
     events: list[object],
     acknowledgements: Mapping[int, tuple[object, object]],
     user: Any,
+    *,
+    received_by: str | None = None,
 ) -> pubsub.BatchResult:
     """Broadcast ``events`` as one batch in which ``acknowledgements`` (event index ->
     ``(alert_id, ack_note)``) become ``AlertAck``s by ``user``, each checked as
@@ -178,7 +190,9 @@ def broadcast_with_acknowledgements(
                 )
             seen.add(payload["alert_id"])
             items[index] = payload
-        return pubsub.broadcast_batch(items)
+        return pubsub.broadcast_batch(
+            items, sender=user.get_username(), received_by=received_by
+        )
 
 
 def _check_may_acknowledge(user: Any) -> None:

@@ -212,7 +212,7 @@ class Settings:
         return int(self.get("WS_POLL_INTERVAL"))
 
     @property
-    def SIGNING_KEYS(self) -> list[dict[str, str]]:
+    def SIGNING_KEYS(self) -> list[dict[str, Any]]:
         return list(self.get("SIGNING_KEYS"))
 
     @property

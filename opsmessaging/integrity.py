@@ -10,7 +10,9 @@ The canonical encoding of a stored message, which another language can reproduce
 
 with ``timestamp`` in the wire form (``2026-11-27T07:19:35.486Z``), ``severity`` its label
 or null, ``payload`` the JSON payload as stored (its stored ``version``). ``id`` and
-``sequence`` are assigned by the database after signing and are not covered. The signature
+``sequence`` are assigned by the database after signing and are not covered. A message
+received through the API also has ``sender`` (the authenticated user) and ``received_by``
+(the node that received it) in that object; a message without them leaves both keys out. The signature
 is the lowercase hex HMAC-SHA256 of those bytes under the key named by ``key_id``.
 """
 
@@ -40,7 +42,7 @@ VALID_OUTCOMES = ("secured", "unsecured_accepted")
 
 def canonical_bytes(envelope: Envelope) -> bytes:
     """Return the canonical encoding of an envelope (see the module docstring)."""
-    document = {**envelope.header(), "payload": envelope.payload}
+    document = {**envelope.signed_fields(), "payload": envelope.payload}
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()

@@ -70,6 +70,7 @@ from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
 from opsmessaging.models import CategorySequence, Message, Node
+from opsmessaging.nodenames import this_node
 from opsmessaging.permissions import (
     can_add_category,
     filter_viewable,
@@ -80,6 +81,9 @@ from opsmessaging.schema import describe_catalogue, describe_type
 #: Topics listed per category by ``categories/``.
 TOPICS_LISTED = 100
 _ENVELOPE_OPTIONS = ("topic", "category", "node", "source_node", "originating_node")
+_NODE_OPTIONS = ("node", "source_node", "originating_node")
+#: The permission to set node fields through the API (else this server's node is used).
+OVERRIDE_NODE_PERMISSION = "opsmessaging.override_message_node"
 
 # Documented error responses (every body is JSON).
 _VALIDATION = OpenApiResponse(
@@ -178,6 +182,22 @@ def validated(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, A
 
 def envelope_options(body: dict[str, Any]) -> dict[str, Any]:
     return {name: body[name] for name in _ENVELOPE_OPTIONS if name in body}
+
+
+def sender_options(request: Request) -> dict[str, Any]:
+    """The signed sender fields of what ``request`` broadcasts: its user and this node."""
+    return {"sender": request.user.get_username(), "received_by": this_node()}
+
+
+def check_may_set_nodes(user: Any, bodies: list[dict[str, Any]]) -> None:
+    """Refuse node fields in ``bodies`` unless ``user`` has ``override_message_node``."""
+    if user.has_perm(OVERRIDE_NODE_PERMISSION):
+        return
+    if any(name in body for body in bodies for name in _NODE_OPTIONS):
+        raise PermissionDenied(
+            "Setting node, source_node or originating_node needs the permission "
+            f"{OVERRIDE_NODE_PERMISSION!r}; leave them out to use this server's node."
+        )
 
 
 #: The payload fields of an ``AlertAck`` a client may give; the rest is the server's.
@@ -355,12 +375,21 @@ class MessageViewSet(
         if body["type"] == alerts.AlertAck.name:
             alert_id, ack_note = acknowledgement_request(body, request.user)
             try:
-                result = alerting.acknowledge(alert_id, request.user, ack_note)  # type: ignore[arg-type]
+                result = alerting.acknowledge(
+                    alert_id,  # type: ignore[arg-type]
+                    request.user,
+                    ack_note,  # type: ignore[arg-type]
+                    received_by=this_node(),
+                )
             except InvalidMessage as exc:
                 raise exc.prefixed("payload") from None
         else:
+            check_may_set_nodes(request.user, [body])
             result = pubsub.broadcast_typed(
-                body["type"], body.get("payload"), **envelope_options(body)
+                body["type"],
+                body.get("payload"),
+                **envelope_options(body),
+                **sender_options(request),
             )
         if not result.ok or result.message is None:
             return not_stored(result)
@@ -380,6 +409,7 @@ class MessageViewSet(
         if problems:
             raise ValidationError(problems)
         self._check_may_add(categories)
+        check_may_set_nodes(request.user, events)
         items: list[object] = [
             ("typed", event["type"], event.get("payload"), envelope_options(event))
             for event in events
@@ -391,10 +421,10 @@ class MessageViewSet(
         }
         if acknowledgements:
             result = alerting.broadcast_with_acknowledgements(
-                items, acknowledgements, request.user
+                items, acknowledgements, request.user, received_by=this_node()
             )
         else:
-            result = pubsub.broadcast_batch(items)
+            result = pubsub.broadcast_batch(items, **sender_options(request))
         if result.disabled or result.errors:
             return not_stored(result)
         _wait_for_sequences(

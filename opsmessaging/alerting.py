@@ -10,6 +10,7 @@ when, note) through ``pubsub``; nothing here writes a message itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.db import router, transaction
 from django.db.models import QuerySet
 
 from opsmessaging import codec, pubsub
-from opsmessaging.catalogue import alerts
+from opsmessaging.catalogue import Payload, alerts
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
@@ -128,7 +129,11 @@ def may_acknowledge(user: Any) -> bool:
 
 
 def acknowledge(
-    alert: str | Message, user: Any, ack_note: str = ""
+    alert: str | Message,
+    user: Any,
+    ack_note: str = "",
+    *,
+    received_by: str | None = None,
 ) -> pubsub.BroadcastResult:
     """Acknowledge an open alert as ``user``: broadcast an ``AlertAck`` (who, when, note).
 
@@ -136,48 +141,98 @@ def acknowledge(
     unless ``may_acknowledge(user)``, and ``InvalidMessage`` naming ``alert_id`` (no such
     alert, it needs no acknowledgement, or it has one already) or ``ack_note``. The check
     and the broadcast hold the lock of the alerts sequence, so an alert is acknowledged
-    once even when two people acknowledge it at the same moment.
+    once even when two people acknowledge it at the same moment. The ``AlertAck`` is
+    signed with ``sender`` = ``user`` (and ``received_by``, the node that took the
+    request, when given).
     """
+    _check_may_acknowledge(user)
+    alias = router.db_for_write(Message)
+    with transaction.atomic(using=alias):
+        _lock_alert_sequence(alias)
+        return pubsub.broadcast(
+            _acknowledgement(alert, user, ack_note),
+            sender=user.get_username(),
+            received_by=received_by,
+        )
+
+
+def broadcast_with_acknowledgements(
+    events: list[object],
+    acknowledgements: Mapping[int, tuple[object, object]],
+    user: Any,
+    *,
+    received_by: str | None = None,
+) -> pubsub.BatchResult:
+    """Broadcast ``events`` as one batch in which ``acknowledgements`` (event index ->
+    ``(alert_id, ack_note)``) become ``AlertAck``s by ``user``, each checked as
+    ``acknowledge`` checks it (and no alert twice), under the same lock.
+
+    The only way a batch acknowledges alerts: raises ``PermissionDenied`` unless
+    ``may_acknowledge(user)``, and ``InvalidMessage`` naming ``events[i].payload.<field>``;
+    nothing is stored then.
+    """
+    _check_may_acknowledge(user)
+    alias = router.db_for_write(Message)
+    items = list(events)
+    with transaction.atomic(using=alias):
+        _lock_alert_sequence(alias)
+        seen: set[str] = set()
+        for index, (alert_id, ack_note) in sorted(acknowledgements.items()):
+            prefix = f"events[{index}].payload"
+            try:
+                payload = _acknowledgement(alert_id, user, ack_note)  # type: ignore[arg-type]
+            except InvalidMessage as exc:
+                raise exc.prefixed(prefix) from None
+            if payload["alert_id"] in seen:
+                raise InvalidMessage(
+                    f"alert {payload['alert_id']!r} is acknowledged twice in this batch",
+                    f"{prefix}.alert_id",
+                )
+            seen.add(payload["alert_id"])
+            items[index] = payload
+        return pubsub.broadcast_batch(
+            items, sender=user.get_username(), received_by=received_by
+        )
+
+
+def _check_may_acknowledge(user: Any) -> None:
     if not may_acknowledge(user):
         raise PermissionDenied(
             "Acknowledging alerts needs the permissions to view and to broadcast alerts."
         )
+
+
+def _acknowledgement(alert: str | Message, user: Any, ack_note: str) -> Payload:
+    """Return the ``AlertAck`` of ``alert`` by ``user``; the caller holds the lock."""
     if not isinstance(ack_note, str) or len(ack_note) > ACK_NOTE_MAX_LENGTH:
         raise InvalidMessage(
             f"must be text of at most {ACK_NOTE_MAX_LENGTH} characters", "ack_note"
         )
-    alias = router.db_for_write(Message)
-    with transaction.atomic(using=alias):
-        _lock_alert_sequence(alias)
-        message = alert if isinstance(alert, Message) else find_alert(alert)
-        payload = (
-            payload_of(message)
-            if message.payload_type == alerts.SystemAlert.name
-            else None
+    message = alert if isinstance(alert, Message) else find_alert(alert)
+    payload = (
+        payload_of(message) if message.payload_type == alerts.SystemAlert.name else None
+    )
+    if payload is None:
+        raise InvalidMessage(
+            f"message {message.message_id} is not a readable SystemAlert",
+            "alert_id",
         )
-        if payload is None:
-            raise InvalidMessage(
-                f"message {message.message_id} is not a readable SystemAlert",
-                "alert_id",
-            )
-        alert_id = payload["alert_id"]
-        if payload.get("requires_ack") is not True:
-            raise InvalidMessage(
-                f"alert {alert_id!r} does not require an acknowledgement", "alert_id"
-            )
-        done = acknowledgement_of(message, alert_id)
-        if done is not None:
-            ack = payload_of(done) or {}
-            raise InvalidMessage(
-                f"alert {alert_id!r} was acknowledged by {ack.get('ack_by')!r} at "
-                f"{format_timestamp(done.timestamp)}",
-                "alert_id",
-            )
-        return pubsub.broadcast(
-            alerts.alert_ack(
-                alert_id, user.get_username(), ack_note=ack_note.strip() or None
-            )
+    alert_id = payload["alert_id"]
+    if payload.get("requires_ack") is not True:
+        raise InvalidMessage(
+            f"alert {alert_id!r} does not require an acknowledgement", "alert_id"
         )
+    done = acknowledgement_of(message, alert_id)
+    if done is not None:
+        ack = payload_of(done) or {}
+        raise InvalidMessage(
+            f"alert {alert_id!r} was acknowledged by {ack.get('ack_by')!r} at "
+            f"{format_timestamp(done.timestamp)}",
+            "alert_id",
+        )
+    return alerts.alert_ack(
+        alert_id, user.get_username(), ack_note=ack_note.strip() or None
+    )
 
 
 def _lock_alert_sequence(alias: str) -> None:

@@ -30,11 +30,19 @@ from opsmessaging.envelope import Envelope
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.nodenames import get_node, is_node_name
 
-_ENVELOPE_OPTIONS = ("topic", "node", "source_node", "originating_node")
+_ENVELOPE_OPTIONS = (
+    "topic",
+    "node",
+    "source_node",
+    "originating_node",
+    "sender",
+    "received_by",
+)
 
 
 def envelope_for(payload: Payload, **options: Any) -> Envelope:
-    """Wrap a payload in a validated envelope; options are ``topic`` and the node fields."""
+    """Wrap a payload in a validated envelope; options are ``topic``, the node fields
+    and the sender fields (``sender``, ``received_by``)."""
     unknown = sorted(set(options) - {*_ENVELOPE_OPTIONS, "category"})
     if unknown:
         raise InvalidMessage(dict.fromkeys(unknown, "unknown option"))

@@ -34,6 +34,7 @@ _CAPTURE_SWITCHES = (
     "CAPTURE_LIFECYCLE",
     "CAPTURE_CONFIG_CHANGES",
     "CAPTURE_FAILURES",
+    "LOG_CAPTURE_CLIENT_ERRORS",
 )
 _CAPTURE_COUNTS = (
     "BRUTE_FORCE_THRESHOLD",
@@ -253,7 +254,7 @@ def _check_connect_timeout() -> list[CheckMessage]:
 
 
 def _check_capture(user: dict[str, Any]) -> list[CheckMessage]:
-    """Report bad values of the automatic-capture settings (``opsmessaging.E101``-``E105``)."""
+    """Report bad values of the automatic-capture settings (``opsmessaging.E101``-``E106``)."""
     errors: list[CheckMessage] = []
     for name in _CAPTURE_SWITCHES:
         if name in user and not isinstance(user[name], bool):
@@ -301,6 +302,16 @@ def _check_capture(user: dict[str, Any]) -> list[CheckMessage]:
                 id="opsmessaging.E104",
             )
         )
+    window = user.get("ACCESS_VIOLATION_WINDOW", 0)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        errors.append(
+            Error(
+                "OPSMESSAGING['ACCESS_VIOLATION_WINDOW'] must be 0 (store every "
+                f"violation) or a positive integer (milliseconds), not {window!r}.",
+                hint=f"The default is {DEFAULTS['ACCESS_VIOLATION_WINDOW']}.",
+                id="opsmessaging.E106",
+            )
+        )
     version = user.get("SYSTEM_VERSION", DEFAULTS["SYSTEM_VERSION"])
     if not isinstance(version, str) or not version.strip():
         errors.append(
@@ -321,12 +332,22 @@ def _check_integrity(user: dict[str, Any]) -> list[CheckMessage]:
         and isinstance(k.get("id"), str)
         and k["id"]
         and k.get("secret")
+        and isinstance(k.get("verify_only", False), bool)
         for k in keys
     ):
         errors.append(
             Error(
-                "OPSMESSAGING['SIGNING_KEYS'] must be a list of {'id': ..., 'secret': ...}.",
+                "OPSMESSAGING['SIGNING_KEYS'] must be a list of {'id': ..., 'secret': ...} "
+                "(optionally 'verify_only': True).",
                 hint="Current key first; keep old keys listed while messages use them.",
+                id="opsmessaging.E009",
+            )
+        )
+    elif keys and all(k.get("verify_only") is True for k in keys):
+        errors.append(
+            Error(
+                "OPSMESSAGING['SIGNING_KEYS'] has only verify-only keys: nothing can sign.",
+                hint="Give at least one key without 'verify_only'; the first such signs.",
                 id="opsmessaging.E009",
             )
         )

@@ -91,6 +91,21 @@ def decode(
     return value
 
 
+def encrypt_json(value: Any) -> str:
+    """Return ``value`` as JSON encrypted with the current key (Fernet token text), for
+    the sensitive values kept outside messages (``OccurrenceWindow`` details)."""
+    return fernet().encrypt(compact_json(value).encode()).decode()
+
+
+def decrypt_json(token: str) -> Any:
+    """Return the value of an ``encrypt_json`` token; ``UnreadablePayload`` when no
+    configured key decrypts it."""
+    try:
+        return json.loads(fernet().decrypt(token.encode()))
+    except (InvalidToken, ValueError, TypeError):
+        raise UnreadablePayload("no configured key decrypts the value") from None
+
+
 def rotate(blob: bytes | memoryview) -> bytes:
     """Re-encrypt a Fernet token with the current key."""
     try:

@@ -162,10 +162,12 @@ def is_compatible(report: Mapping[str, Mapping[str, Any]]) -> bool:
         delivery = report["delivery"]
         delivery_ok = not delivery["configured"] or delivery["round_trip"] == "ok"
         signing = report["signing"]
+        # Stored messages whose signatures fail (another node's newer key, tampering)
+        # are reported, in ``stored``, but do not make this node incompatible: what it
+        # depends on is signing and verifying now.
         signing_ok = (
             signing["sign_and_verify"] == "secured"
             and signing["tampering_detected"] is True
-            and signing["stored"]["invalid"] == 0
         )
         encryption_ok = report["encryption"]["roundtrip"] == "ok"
         schemas_ok = all(v == "ok" for v in report["schemas"]["samples"].values())

@@ -64,14 +64,20 @@ DEFAULTS: dict[str, Any] = {
     "BRUTE_FORCE_WINDOW": 300_000,
     # PermissionDenied in views, DRF authentication failures and throttling -> AccessViolation.
     "CAPTURE_ACCESS_VIOLATIONS": True,
+    # Milliseconds within which violations of one kind from one source are aggregated:
+    # the first is stored, repeats are counted and stored at the 10th, 100th, ...; 0 stores
+    # every one.
+    "ACCESS_VIOLATION_WINDOW": 300_000,
     # Admin LogEntry rows -> AdminAction.
     "CAPTURE_ADMIN": True,
     # Saves and deletes of models registered with opsmessaging.audit_trail.register -> DataChange.
     "CAPTURE_DATA_CHANGES": True,
     # OpsMessagingHandler: records at or above the level -> LogEntry; at most LOG_RATE_LIMIT
-    # records per LOG_RATE_WINDOW milliseconds, the rest counted in a LogSummary.
+    # records per logger per LOG_RATE_WINDOW milliseconds, the rest counted in a LogSummary;
+    # request logs of 4xx responses only with LOG_CAPTURE_CLIENT_ERRORS.
     "CAPTURE_LOGGING": True,
     "LOG_CAPTURE_LEVEL": "WARNING",
+    "LOG_CAPTURE_CLIENT_ERRORS": False,
     "LOG_RATE_LIMIT": 100,
     "LOG_RATE_WINDOW": 60_000,
     # Web (ASGI lifespan) and Celery worker start/stop -> SystemLifecycle, ProcessLifecycle.
@@ -254,7 +260,7 @@ class Settings:
         return int(self.get("WS_POLL_INTERVAL"))
 
     @property
-    def SIGNING_KEYS(self) -> list[dict[str, str]]:
+    def SIGNING_KEYS(self) -> list[dict[str, Any]]:
         return list(self.get("SIGNING_KEYS"))
 
     @property
@@ -286,6 +292,10 @@ class Settings:
         return self.get("CAPTURE_ACCESS_VIOLATIONS") is True
 
     @property
+    def ACCESS_VIOLATION_WINDOW(self) -> int:
+        return int(self.get("ACCESS_VIOLATION_WINDOW"))
+
+    @property
     def CAPTURE_ADMIN(self) -> bool:
         return self.get("CAPTURE_ADMIN") is True
 
@@ -302,6 +312,10 @@ class Settings:
         """The level as a number; a name such as ``"WARNING"`` is looked up."""
         number = log_level_number(self.get("LOG_CAPTURE_LEVEL"))
         return logging.WARNING if number is None else number
+
+    @property
+    def LOG_CAPTURE_CLIENT_ERRORS(self) -> bool:
+        return self.get("LOG_CAPTURE_CLIENT_ERRORS") is True
 
     @property
     def LOG_RATE_LIMIT(self) -> int:

@@ -38,8 +38,20 @@ HEADER_FIELDS = (
     "timestamp",
     "severity",
 )
+#: Who sent a message through the API: the authenticated user and the node that received
+#: it (None for messages made on a node itself). Signed when set, so a message stored
+#: before they existed keeps its signature.
+SENDER_FIELDS = ("sender", "received_by")
+SENDER_MAX_LENGTH = 150
 #: Keys of the wire form, in order.
-WIRE_FIELDS = ("id", *HEADER_FIELDS, "sequence", "payload", "signature_valid")
+WIRE_FIELDS = (
+    "id",
+    *HEADER_FIELDS,
+    "sequence",
+    "payload",
+    "signature_valid",
+    *SENDER_FIELDS,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,8 @@ class Envelope:
     timestamp: datetime
     severity: Severity | None
     payload: dict[str, Any]
+    sender: str | None = None
+    received_by: str | None = None
 
     @classmethod
     def from_payload(
@@ -70,6 +84,8 @@ class Envelope:
         originating_node: str | None = None,
         category: str | None = None,
         message_id: str | None = None,
+        sender: str | None = None,
+        received_by: str | None = None,
     ) -> Envelope:
         """Wrap ``payload``; node fields default to the payload's own, then this node.
 
@@ -100,6 +116,14 @@ class Envelope:
             for name, value in nodes.items()
             if not is_node_name(value)
         }
+        if received_by is not None and not is_node_name(received_by):
+            errors["received_by"] = f"{received_by!r} is not a node name"
+        if sender is not None and (
+            not isinstance(sender, str) or not sender or len(sender) > SENDER_MAX_LENGTH
+        ):
+            errors["sender"] = (
+                f"must be a username of 1 to {SENDER_MAX_LENGTH} characters"
+            )
         if errors:
             raise InvalidMessage(errors)
         data = payload.to_json()
@@ -121,6 +145,8 @@ class Envelope:
             timestamp=payload["timestamp"],
             severity=payload_type.severity_of(payload.data),
             payload=data,
+            sender=sender,
+            received_by=received_by,
         )
         envelope.__dict__["payload_json"] = (
             text  # the cached_property, computed already
@@ -147,7 +173,19 @@ class Envelope:
             "sequence": sequence,
             "payload": self.payload,
             "signature_valid": signature_valid,
+            "sender": self.sender,
+            "received_by": self.received_by,
         }
+
+    def signed_fields(self) -> dict[str, Any]:
+        """Return what the signature covers besides the payload: the ``HEADER_FIELDS``
+        and the ``SENDER_FIELDS`` that are set."""
+        senders = {
+            name: getattr(self, name)
+            for name in SENDER_FIELDS
+            if getattr(self, name) is not None
+        }
+        return {**self.header(), **senders}
 
     def header(self) -> dict[str, Any]:
         """Return the ``HEADER_FIELDS`` as JSON values (the wire form's and the signed)."""
@@ -181,6 +219,8 @@ class Envelope:
             timestamp=parse_timestamp(data["timestamp"]),
             severity=None if severity is None else Severity[str(severity).upper()],
             payload=data["payload"],
+            sender=data.get("sender"),
+            received_by=data.get("received_by"),
         )
 
 

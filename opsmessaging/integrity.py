@@ -10,7 +10,9 @@ The canonical encoding of a stored message, which another language can reproduce
 
 with ``timestamp`` in the wire form (``2026-11-27T07:19:35.486Z``), ``severity`` its label
 or null, ``payload`` the JSON payload as stored (its stored ``version``). ``id`` and
-``sequence`` are assigned by the database after signing and are not covered. The signature
+``sequence`` are assigned by the database after signing and are not covered. A message
+received through the API also has ``sender`` (the authenticated user) and ``received_by``
+(the node that received it) in that object; a message without them leaves both keys out. The signature
 is the lowercase hex HMAC-SHA256 of those bytes under the key named by ``key_id``.
 """
 
@@ -25,7 +27,7 @@ from typing import Any, Literal
 from opsmessaging.catalogue.samples import sample
 from opsmessaging.categories import Category
 from opsmessaging.envelope import Envelope
-from opsmessaging.keys import SigningKey, signing_keys
+from opsmessaging.keys import SigningKey, current_signing_key, signing_keys
 
 #: The original's five outcomes of ``validate_secure_message``.
 Outcome = Literal[
@@ -40,7 +42,7 @@ VALID_OUTCOMES = ("secured", "unsecured_accepted")
 
 def canonical_bytes(envelope: Envelope) -> bytes:
     """Return the canonical encoding of an envelope (see the module docstring)."""
-    document = {**envelope.header(), "payload": envelope.payload}
+    document = {**envelope.signed_fields(), "payload": envelope.payload}
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()
@@ -51,8 +53,9 @@ def _digest(key: SigningKey, data: bytes) -> str:
 
 
 def sign(envelope: Envelope) -> tuple[str, str]:
-    """Return ``(key_id, signature)`` of an envelope under the current key."""
-    key = signing_keys()[0]
+    """Return ``(key_id, signature)`` of an envelope under the current key (the first
+    that is not verify-only)."""
+    key = current_signing_key()
     return key.id, _digest(key, canonical_bytes(envelope))
 
 

@@ -40,6 +40,18 @@ class Message(models.Model):
     node = models.CharField(max_length=255)
     source_node = models.CharField(max_length=255)
     originating_node = models.CharField(max_length=255)
+    sender = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        help_text="The authenticated user who sent it through the API (signed).",
+    )
+    received_by = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The node that received it through the API (signed).",
+    )
     timestamp = models.DateTimeField(help_text="UTC, millisecond precision.")
     severity = models.PositiveSmallIntegerField(
         choices=Severity.choices,
@@ -85,6 +97,10 @@ class Message(models.Model):
             ("view_audit_messages", "Can view audit messages"),
             ("add_security_messages", "Can broadcast security messages"),
             ("add_audit_messages", "Can broadcast audit messages"),
+            (
+                "override_message_node",
+                "Can set the node fields of messages broadcast through the API",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -132,6 +148,8 @@ class Message(models.Model):
             node=envelope.node,
             source_node=envelope.source_node,
             originating_node=envelope.originating_node,
+            sender=envelope.sender or "",
+            received_by=envelope.received_by or "",
             timestamp=envelope.timestamp,
             severity=None if envelope.severity is None else int(envelope.severity),
             sequence=sequence,
@@ -215,6 +233,8 @@ class Message(models.Model):
             timestamp=self.timestamp,
             severity=None if self.severity is None else Severity(self.severity),
             payload={},
+            sender=self.sender or None,
+            received_by=self.received_by or None,
         )
 
 

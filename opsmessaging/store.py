@@ -21,7 +21,7 @@ from opsmessaging import codec
 from opsmessaging.catalogue import type_for_tag
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
-from opsmessaging.envelope import HEADER_FIELDS, Envelope
+from opsmessaging.envelope import HEADER_FIELDS, SENDER_FIELDS, Envelope
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.nodenames import NODE_FIELDS
 from opsmessaging.severity import Severity
@@ -30,13 +30,20 @@ if TYPE_CHECKING:
     from opsmessaging.models import CategorySequence, Message
 
 #: Columns written by an append, in the order of the INSERT statements below: the
-#: envelope's header, then the signature and the payload as encoded at rest.
+#: envelope's header and sender fields, then the signature and the payload as encoded at rest.
 #: A new log epoch in SQL: 16 hex characters, as ``models.new_epoch`` makes in Python.
 NEW_EPOCH_SQL = "substr(md5(random()::text || clock_timestamp()::text), 1, 16)"
 #: The transaction-level advisory lock held while committed messages are numbered.
 SEQUENCER_LOCK = 0x6F70736D7367  # "opsmsg"
 
-COLUMNS = (*HEADER_FIELDS, "signature", "key_id", "payload_encoding", "payload_blob")
+COLUMNS = (
+    *HEADER_FIELDS,
+    *SENDER_FIELDS,
+    "signature",
+    "key_id",
+    "payload_encoding",
+    "payload_blob",
+)
 
 
 class MessageQuerySet(models.QuerySet["Message"]):

@@ -77,7 +77,7 @@ def test_delivery_settings_are_checked(value, expected):
     assert ids(value) == expected
 
 
-# --- automatic capture settings (opsmessaging.E101-E105) ------------------------------
+# --- automatic capture settings (opsmessaging.E101-E106) ------------------------------
 
 
 @pytest.mark.parametrize(
@@ -97,6 +97,9 @@ def test_delivery_settings_are_checked(value, expected):
         ({"SYSTEM_NAME": "shop@host"}, ["opsmessaging.E104"]),
         ({"SYSTEM_VERSION": ""}, ["opsmessaging.E105"]),
         ({"SYSTEM_VERSION": 2}, ["opsmessaging.E105"]),
+        ({"ACCESS_VIOLATION_WINDOW": -1}, ["opsmessaging.E106"]),
+        ({"ACCESS_VIOLATION_WINDOW": "60000"}, ["opsmessaging.E106"]),
+        ({"ACCESS_VIOLATION_WINDOW": 0}, []),
         ({"CAPTURE_ADMIN": False, "LOG_CAPTURE_LEVEL": "error"}, []),
         ({"LOG_CAPTURE_LEVEL": 25, "SYSTEM_NAME": "shop", "SYSTEM_VERSION": "1.2"}, []),
     ],
@@ -120,6 +123,23 @@ def test_bad_capture_count_hint_gives_the_default():
         ({"SIGNING_KEYS": [{"id": "k1", "secret": "s"}]}, []),
         ({"SIGNING_KEYS": [{"id": "k1"}]}, ["opsmessaging.E009"]),
         ({"SIGNING_KEYS": "secret"}, ["opsmessaging.E009"]),
+        (
+            {"SIGNING_KEYS": [{"id": "k1", "secret": "s", "verify_only": True}]},
+            ["opsmessaging.E009"],
+        ),
+        (
+            {"SIGNING_KEYS": [{"id": "k1", "secret": "s", "verify_only": "yes"}]},
+            ["opsmessaging.E009"],
+        ),
+        (
+            {
+                "SIGNING_KEYS": [
+                    {"id": "k2", "secret": "s2", "verify_only": True},
+                    {"id": "k1", "secret": "s1"},
+                ]
+            },
+            [],
+        ),
         ({"ENCRYPTION_KEYS": ["not a fernet key"]}, ["opsmessaging.E010"]),
         ({"ENCRYPTION_KEYS": "x"}, ["opsmessaging.E010"]),
         ({"ENCRYPTED_CATEGORIES": ["security", "events"]}, ["opsmessaging.E011"]),

@@ -132,7 +132,10 @@ def test_key_rotation_keeps_every_old_message_readable_and_verifiable():
 
 
 def test_a_payload_no_key_decrypts_is_reported_not_served():
-    message = secret_login()
+    with override_settings(
+        OPSMESSAGING={"ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+    ):
+        message = secret_login()
     with override_settings(
         OPSMESSAGING={"ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
     ):
@@ -173,3 +176,15 @@ def test_encode_with_the_payload_text_gives_what_encoding_the_payload_gives():
             assert codec.decode(*with_text) == payload
     assert codec.encode("health", small, '{"a":"é"}') == (small, None, "json")
     assert codec.encode("health", large)[2] == "zlib"
+
+
+def test_payloads_encrypted_with_the_derived_key_read_after_explicit_keys():
+    derived = secret_login()
+    with override_settings(
+        OPSMESSAGING={"ENCRYPTION_KEYS": [Fernet.generate_key().decode()]}
+    ):
+        explicit = secret_login()
+        for message in (derived, explicit):
+            stored = Message.objects.get(pk=message.pk)
+            assert stored.to_wire()["payload"]["user_id"] == "alice-secret-user"
+            assert stored.integrity == "secured"

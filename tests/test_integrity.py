@@ -78,7 +78,8 @@ def test_a_row_changed_in_the_database_is_flagged():
     report = pubsub.validate_messaging_compatibility()
     assert report["signing"]["stored"]["invalid"] == 1
     assert report["signing"]["stored"]["invalid_message_ids"] == [message.message_id]
-    assert pubsub.is_compatible(report) is False
+    # Reported, but a historic row does not fail this node's health (#15, item 7).
+    assert pubsub.is_compatible(report) is True
 
 
 @pytest.mark.postgres
@@ -206,3 +207,35 @@ def test_derived_signing_keys_follow_a_changed_secret_key():
         assert len(keys.signing_keys()) == 2
     with override_settings(SECRET_KEY="first", SECRET_KEY_FALLBACKS=[]):
         assert keys.signing_keys() == [expected("first")]
+
+
+# --- key rotation (issue 15, item 7) -------------------------------------------------
+
+
+def test_messages_signed_with_the_derived_key_verify_after_explicit_keys():
+    derived = pubsub.broadcast_health_update("c", "healthy").message
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K1]}):
+        explicit = pubsub.broadcast_health_update("c", "healthy").message
+        assert fresh(derived).integrity == "secured"
+        assert (fresh(explicit).key_id, fresh(explicit).integrity) == ("k1", "secured")
+        assert [key.verify_only for key in keys.signing_keys()] == [False, True]
+
+
+def test_a_verify_only_key_verifies_and_never_signs():
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K2]}):
+        newer = pubsub.broadcast_health_update("c", "healthy").message
+    phase_one = [{**K2, "verify_only": True}, K1]
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": phase_one}):
+        here = pubsub.broadcast_health_update("c", "healthy").message
+        assert (fresh(here).key_id, fresh(here).integrity) == ("k1", "secured")
+        assert (fresh(newer).key_id, fresh(newer).integrity) == ("k2", "secured")
+
+
+def test_messages_signed_by_an_unknown_newer_key_do_not_fail_compatibility():
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K2, K1]}):
+        for _ in range(3):
+            pubsub.broadcast_health_update("c", "healthy")
+    with override_settings(OPSMESSAGING={"SIGNING_KEYS": [K1]}):
+        report = pubsub.validate_messaging_compatibility()
+        assert report["signing"]["stored"]["outcomes"] == {"invalid_format": 3}
+        assert pubsub.is_compatible(report) is True

@@ -69,6 +69,8 @@ def test_wire_form_of_a_stored_message_is_exact():
         "sequence",
         "payload",
         "signature_valid",
+        "sender",
+        "received_by",
     ]
     assert data["signature_valid"] is True
     assert data["id"] == stored.pk

@@ -96,6 +96,15 @@ class MessageSerializer(serializers.Serializer[Message]):
     signature_valid = serializers.BooleanField(
         help_text="Whether the stored message's signature verifies (false: tampered)."
     )
+    sender = serializers.CharField(
+        allow_null=True,
+        help_text="The authenticated user who broadcast it through the API (signed); "
+        "null for a message made on a node itself.",
+    )
+    received_by = serializers.CharField(
+        allow_null=True,
+        help_text="The node that received it through the API (signed); null otherwise.",
+    )
 
     def to_representation(self, instance: Message) -> dict[str, Any]:
         return instance.to_wire()
@@ -126,7 +135,10 @@ class BroadcastSerializer(serializers.Serializer[Any]):
     )
     topic = _option("Defaults to the payload type's topic.")
     category = _option("Optional; refused when it is not the payload type's category.")
-    node = _option("Defaults to the payload's node, then this server's node name.")
+    node = _option(
+        "Defaults to the payload's node, then this server's node name. Setting any "
+        "node field needs the `override_message_node` permission."
+    )
     source_node = _option("Defaults to this server's node name.")
     originating_node = _option(
         "Defaults to the payload's originating node, then this server's."

@@ -36,7 +36,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from opsmessaging import checkins, cloudevents, pubsub, relay
+from opsmessaging import alerting, checkins, cloudevents, pubsub, relay
 from opsmessaging.api.filters import MessageFilter, MessageQuerySerializer
 from opsmessaging.api.openapi import MessageAutoSchema
 from opsmessaging.api.pagination import MessageCursorPagination
@@ -65,12 +65,13 @@ from opsmessaging.api.serializers import (
     flatten_errors,
 )
 from opsmessaging.api.throttling import BroadcastRateThrottle
-from opsmessaging.catalogue import get_type
+from opsmessaging.catalogue import alerts, get_type
 from opsmessaging.compatibility import compatibility_status
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
 from opsmessaging.models import CategorySequence, Message, Node
+from opsmessaging.nodenames import this_node
 from opsmessaging.permissions import (
     can_add_category,
     filter_viewable,
@@ -81,6 +82,9 @@ from opsmessaging.schema import describe_catalogue, describe_type
 #: Topics listed per category by ``categories/``.
 TOPICS_LISTED = 100
 _ENVELOPE_OPTIONS = ("topic", "category", "node", "source_node", "originating_node")
+_NODE_OPTIONS = ("node", "source_node", "originating_node")
+#: The permission to set node fields through the API (else this server's node is used).
+OVERRIDE_NODE_PERMISSION = "opsmessaging.override_message_node"
 
 # Documented error responses (every body is JSON).
 _VALIDATION = OpenApiResponse(
@@ -179,6 +183,63 @@ def validated(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, A
 
 def envelope_options(body: dict[str, Any]) -> dict[str, Any]:
     return {name: body[name] for name in _ENVELOPE_OPTIONS if name in body}
+
+
+def sender_options(request: Request) -> dict[str, Any]:
+    """The signed sender fields of what ``request`` broadcasts: its user and this node."""
+    return {"sender": request.user.get_username(), "received_by": this_node()}
+
+
+def check_may_set_nodes(user: Any, bodies: list[dict[str, Any]]) -> None:
+    """Refuse node fields in ``bodies`` unless ``user`` has ``override_message_node``."""
+    if user.has_perm(OVERRIDE_NODE_PERMISSION):
+        return
+    if any(name in body for body in bodies for name in _NODE_OPTIONS):
+        raise PermissionDenied(
+            "Setting node, source_node or originating_node needs the permission "
+            f"{OVERRIDE_NODE_PERMISSION!r}; leave them out to use this server's node."
+        )
+
+
+#: The payload fields of an ``AlertAck`` a client may give; the rest is the server's.
+ACK_FIELDS = ("alert_id", "ack_note", "ack_by")
+
+
+def acknowledgement_request(
+    body: dict[str, Any], user: Any, prefix: str = ""
+) -> tuple[object, object]:
+    """Return ``(alert_id, ack_note)`` of an ``AlertAck`` body, for ``alerting``.
+
+    An acknowledgement is made by ``alerting.acknowledge`` as the authenticated user: a
+    body that sets anything else (another ``ack_by``, its times, node fields or a topic)
+    is a 400 naming each such field.
+    """
+    payload = body.get("payload") or {}
+    errors: dict[str, list[str]] = {}
+    for name in envelope_options(body):
+        if name == "category" and body[name] == alerts.AlertAck.category.value:
+            continue
+        errors[f"{prefix}{name}"] = [
+            "An acknowledgement is stored by this server as the authenticated user; "
+            "leave this out."
+        ]
+    for key in payload:
+        if key not in ACK_FIELDS:
+            errors[f"{prefix}payload.{key}"] = [
+                "Set by the server for an acknowledgement; the fields are: "
+                + ", ".join(ACK_FIELDS)
+                + "."
+            ]
+    username = user.get_username()
+    if "ack_by" in payload and payload["ack_by"] != username:
+        errors[f"{prefix}payload.ack_by"] = [
+            f"Must be the authenticated user ({username!r}), or left out."
+        ]
+    if "alert_id" not in payload:
+        errors[f"{prefix}payload.alert_id"] = ["This field is required."]
+    if errors:
+        raise ValidationError(errors)
+    return payload["alert_id"], payload.get("ack_note", "")
 
 
 def not_stored(result: pubsub.BroadcastResult | pubsub.BatchResult) -> Response:
@@ -312,9 +373,25 @@ class MessageViewSet(
         inside ``ATOMIC_REQUESTS``, whose transaction commits after the response)."""
         body = validated(BroadcastSerializer, request.data)
         self._check_may_add({get_type(body["type"]).category.value})
-        result = pubsub.broadcast_typed(
-            body["type"], body.get("payload"), **envelope_options(body)
-        )
+        if body["type"] == alerts.AlertAck.name:
+            alert_id, ack_note = acknowledgement_request(body, request.user)
+            try:
+                result = alerting.acknowledge(
+                    alert_id,  # type: ignore[arg-type]
+                    request.user,
+                    ack_note,  # type: ignore[arg-type]
+                    received_by=this_node(),
+                )
+            except InvalidMessage as exc:
+                raise exc.prefixed("payload") from None
+        else:
+            check_may_set_nodes(request.user, [body])
+            result = pubsub.broadcast_typed(
+                body["type"],
+                body.get("payload"),
+                **envelope_options(body),
+                **sender_options(request),
+            )
         if not result.ok or result.message is None:
             return not_stored(result)
         _wait_for_sequences([result.message])
@@ -333,12 +410,22 @@ class MessageViewSet(
         if problems:
             raise ValidationError(problems)
         self._check_may_add(categories)
-        result = pubsub.broadcast_batch(
-            [
-                ("typed", event["type"], event.get("payload"), envelope_options(event))
-                for event in events
-            ]
-        )
+        check_may_set_nodes(request.user, events)
+        items: list[object] = [
+            ("typed", event["type"], event.get("payload"), envelope_options(event))
+            for event in events
+        ]
+        acknowledgements = {
+            index: acknowledgement_request(event, request.user, f"events[{index}].")
+            for index, event in enumerate(events)
+            if event["type"] == alerts.AlertAck.name
+        }
+        if acknowledgements:
+            result = alerting.broadcast_with_acknowledgements(
+                items, acknowledgements, request.user, received_by=this_node()
+            )
+        else:
+            result = pubsub.broadcast_batch(items, **sender_options(request))
         if result.disabled or result.errors:
             return not_stored(result)
         _wait_for_sequences(

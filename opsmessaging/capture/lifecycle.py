@@ -24,6 +24,7 @@ from django.db import transaction
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.logging import flush_handlers
 from opsmessaging.conf import conf
+from opsmessaging.keys import redact
 
 CONFIG_COMPONENT = "opsmessaging"
 
@@ -42,8 +43,11 @@ def announce(event: str) -> Any:
 
 
 def effective_config() -> dict[str, Any]:
-    """Return the effective ``OPSMESSAGING`` settings as plain JSON data."""
-    return json.loads(json.dumps(conf.effective(), default=repr))  # type: ignore[no-any-return]
+    """Return the effective ``OPSMESSAGING`` settings as plain JSON data, every secret
+    replaced by its fingerprint (``keys.redact``): what the node registry keeps and a
+    ``SystemConfig`` carries, so no key reaches the database, a message or a page."""
+    plain = json.loads(json.dumps(conf.effective(), default=repr))
+    return redact(plain)  # type: ignore[no-any-return]
 
 
 @guarded

@@ -12,9 +12,12 @@ Records at or above ``LOG_CAPTURE_LEVEL`` are queued and stored by a background 
 logging never waits for the database, and a log entry is kept even when the caller's
 transaction rolls back. The handler never raises into the caller and never loops: records
 of the ``opsmessaging`` loggers, and records logged while a message is being stored (for
-example the database backend's own query log), are not captured. Past ``LOG_RATE_LIMIT``
-records per ``LOG_RATE_WINDOW``, or when the queue is full, records are dropped and counted,
-and one ``LogSummary`` per window says how many of each level were dropped.
+example the database backend's own query log), are not captured; nor, unless
+``LOG_CAPTURE_CLIENT_ERRORS``, are request logs of 4xx responses (``django.request``'s
+"Not Found: ..."), which anyone can cause. Each logger has its own budget: past
+``LOG_RATE_LIMIT`` records of one logger per ``LOG_RATE_WINDOW``, or when the queue is full,
+records are dropped and counted, and one ``LogSummary`` per window says how many of each
+level were dropped, so a noisy logger never hides another one's errors.
 """
 
 from __future__ import annotations
@@ -55,6 +58,13 @@ def flush_handlers() -> None:
         handler.flush()
 
 
+def is_client_error_log(record: logging.LogRecord) -> bool:
+    """Tell whether ``record`` logs a 4xx response (Django's request and server logs
+    give the ``status_code``)."""
+    status = getattr(record, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500
+
+
 def _ms(seconds: float) -> datetime:
     value = datetime.fromtimestamp(seconds, UTC)
     return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
@@ -75,7 +85,7 @@ class OpsMessagingHandler(logging.Handler):
         )
         self._thread: threading.Thread | None = None
         self._window_start = time.time()
-        self._accepted = 0
+        self._accepted: dict[str, int] = {}
         self._dropped: dict[str, int] = {}
         _handlers.add(self)
 
@@ -87,7 +97,8 @@ class OpsMessagingHandler(logging.Handler):
                 return
             self._ensure_writer()
             self._roll_window(time.time())
-            if self._accepted >= conf.LOG_RATE_LIMIT:
+            accepted = self._accepted.get(record.name, 0)
+            if accepted >= conf.LOG_RATE_LIMIT:
                 self._drop(record)
                 return
             try:
@@ -95,7 +106,7 @@ class OpsMessagingHandler(logging.Handler):
             except queue.Full:
                 self._drop(record)
                 return
-            self._accepted += 1
+            self._accepted[record.name] = accepted + 1
         except Exception:
             self.handleError(record)
 
@@ -104,7 +115,9 @@ class OpsMessagingHandler(logging.Handler):
             return False  # logged while storing a message: capturing it would loop
         if record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + "."):
             return False
-        return conf.CAPTURE_LOGGING and record.levelno >= conf.LOG_CAPTURE_LEVEL
+        if not conf.CAPTURE_LOGGING or record.levelno < conf.LOG_CAPTURE_LEVEL:
+            return False
+        return conf.LOG_CAPTURE_CLIENT_ERRORS or not is_client_error_log(record)
 
     def _drop(self, record: logging.LogRecord) -> None:
 
@@ -126,7 +139,7 @@ class OpsMessagingHandler(logging.Handler):
             except queue.Full:
                 return  # keep counting; the summary goes out with a later window
             self._dropped = {}
-        self._window_start, self._accepted = now, 0
+        self._window_start, self._accepted = now, {}
 
     def _ensure_writer(self) -> None:
         pid = os.getpid()

@@ -1,7 +1,9 @@
 """Security capture: logins, logouts, failed logins and brute-force detection.
 
 Never stores a password, a session key or any other credential: failed logins keep only
-the attempted username, sessions are named by a one-way digest of their key.
+the attempted username (in encrypted ``AuthEvent``s, and encrypted in the brute-force
+window: a mistyped username is often a password), sessions are named by a one-way digest
+of their key.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import signals as auth_signals
 from django.http import HttpRequest
 
-from opsmessaging import pubsub
+from opsmessaging import codec, pubsub
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.request import client_ip, user_agent, user_id_of
 from opsmessaging.conf import conf
@@ -25,6 +27,8 @@ LOGIN_AT_SESSION_KEY = "_opsmessaging_login_at_ms"
 USERNAME_MAX_LENGTH = 150
 AFFECTED_USERS_MAX = 20
 UNKNOWN_SOURCE = "unknown"
+#: The brute-force window's details key of its usernames, encrypted (``codec.encrypt_json``).
+USERNAMES_KEY = "usernames_encrypted"
 
 
 def connect() -> None:
@@ -154,6 +158,22 @@ def on_user_login_failed(
     record_failure_for_brute_force(client_ip(request), username)
 
 
+def window_usernames(details: dict[str, Any]) -> list[str]:
+    """Return the usernames kept in a brute-force window's details (decrypted; an
+    unreadable list, after a change of keys, is started anew)."""
+    token = details.get(USERNAMES_KEY)
+    if isinstance(token, str):
+        try:
+            users = codec.decrypt_json(token)
+        except codec.UnreadablePayload:
+            return []
+        return (
+            [u for u in users if isinstance(u, str)] if isinstance(users, list) else []
+        )
+    legacy = details.get("usernames")  # plain text, kept by earlier versions
+    return [u for u in legacy if isinstance(u, str)] if isinstance(legacy, list) else []
+
+
 def record_failure_for_brute_force(ip: str | None, username: str) -> None:
     """Count a failed login from ``ip``; at the threshold, broadcast a ``brute_force`` alert.
 
@@ -163,10 +183,11 @@ def record_failure_for_brute_force(ip: str | None, username: str) -> None:
     source = ip or UNKNOWN_SOURCE
 
     def remember_user(details: dict[str, Any]) -> dict[str, Any]:
-        users = list(details.get("usernames", []))
+        users = window_usernames(details)
         if username not in users and len(users) < AFFECTED_USERS_MAX:
             users.append(username)
-        return {**details, "usernames": users}
+        rest = {k: v for k, v in details.items() if k != "usernames"}
+        return {**rest, USERNAMES_KEY: codec.encrypt_json(users)}
 
     window = conf.BRUTE_FORCE_WINDOW
     threshold = conf.BRUTE_FORCE_THRESHOLD
@@ -183,7 +204,7 @@ def record_failure_for_brute_force(ip: str | None, username: str) -> None:
             f"{seen.count} failed logins from {source} within {window / 1000:g} s "
             f"(threshold {threshold})"
         ),
-        affected_users=seen.details.get("usernames", []),
+        affected_users=window_usernames(seen.details),
         source_ip=ip,
         metadata={
             "failures": seen.count,

@@ -62,8 +62,9 @@ def security_reader() -> APIClient:
 
 @pytest.fixture
 def writer() -> APIClient:
-    """May broadcast every category but security and audit; may not read."""
-    return client_for(make_user("add_message", name="writer"))
+    """May broadcast every category but security and audit, and set node fields; may
+    not read."""
+    return client_for(make_user("add_message", "override_message_node", name="writer"))
 
 
 @pytest.fixture
@@ -153,6 +154,8 @@ def alert_wire(message: Message, title: str, severity: str = "critical") -> dict
             "timestamp": "2026-01-02T03:04:05.678Z",
         },
         "signature_valid": True,
+        "sender": None,
+        "received_by": None,
     }
 
 

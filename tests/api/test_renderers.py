@@ -51,6 +51,8 @@ def test_csv_export_is_one_row_per_message_with_a_json_payload_column(reader):
             "",
             "1",
             "true",
+            "",
+            "",
         ],
         [
             str(one.id),
@@ -67,6 +69,8 @@ def test_csv_export_is_one_row_per_message_with_a_json_payload_column(reader):
             "critical",
             "1",
             "true",
+            "",
+            "",
         ],
     ]
     assert '"{""' in text  # JSON quotes doubled inside a quoted cell

@@ -8,6 +8,7 @@ from django.test import override_settings
 from opsmessaging import compatibility, pubsub, schema
 from opsmessaging.categories import Category
 from opsmessaging.models import CategorySequence, Message, Node
+from opsmessaging.nodenames import this_node
 from tests.api.conftest import (
     NODE,
     URL,
@@ -66,6 +67,8 @@ def posted_alert_wire(message: Message) -> dict:
             "timestamp": "2026-01-02T03:04:05.678Z",
         },
         "signature_valid": True,
+        "sender": "writer",
+        "received_by": this_node(),
     }
 
 

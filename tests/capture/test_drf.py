@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from opsmessaging.models import Message
+from opsmessaging.models import Message, OccurrenceWindow
 from tests.capture.support import stored, without_time
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.capture.urls")]
@@ -110,3 +110,39 @@ def test_capture_access_violations_off_keeps_the_response(client, settings):
     response = client.get("/api/token/", HTTP_AUTHORIZATION="Token abc")
     assert response.status_code == 403
     assert Message.objects.count() == 0
+
+
+def test_a_bad_token_flood_from_one_source_is_aggregated(client):
+    for _ in range(50):
+        response = client.get("/api/token/", HTTP_AUTHORIZATION=f"Token {SECRET_TOKEN}")
+        assert response.status_code == 403
+    messages = stored("AccessViolation")
+    assert [m["payload"]["metadata"].get("occurrences") for m in messages] == [
+        None,
+        10,
+    ]
+    assert messages[1]["payload"]["metadata"]["window_ms"] == 300_000
+    assert (
+        OccurrenceWindow.objects.get(
+            key="access_violation:invalid_token:127.0.0.1"
+        ).count
+        == 50
+    )
+
+
+def test_bad_tokens_from_another_source_are_stored_separately(client):
+    for ip in ("192.0.2.1", "192.0.2.1", "192.0.2.2"):
+        client.get(
+            "/api/token/", HTTP_AUTHORIZATION=f"Token {SECRET_TOKEN}", REMOTE_ADDR=ip
+        )
+    assert [m["payload"]["source_ip"] for m in stored("AccessViolation")] == [
+        "192.0.2.1",
+        "192.0.2.2",
+    ]
+
+
+def test_access_violation_window_zero_stores_every_violation(client, settings):
+    settings.OPSMESSAGING = {"ACCESS_VIOLATION_WINDOW": 0}
+    for _ in range(3):
+        client.get("/api/token/", HTTP_AUTHORIZATION=f"Token {SECRET_TOKEN}")
+    assert len(stored("AccessViolation")) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from asgiref.testing import ApplicationCommunicator
 from django.core.asgi import get_asgi_application
 from django.db import DatabaseError
 
+from opsmessaging import keys
 from opsmessaging.capture import lifecycle
 from opsmessaging.capture.lifecycle import LifespanMiddleware
 from opsmessaging.models import Message, Node
@@ -261,4 +263,39 @@ def test_the_demo_wsgi_module_announces_start_on_load_and_stop_at_exit():
     assert [(m["node"], m["payload"]["event"]) for m in stored("SystemLifecycle")] == [
         ("wsgi1@testhost", event)
         for event in ("starting", "started", "stopping", "stopped")
+    ]
+
+
+OLD_SECRET = "old-signing-secret-0123456789"
+NEW_SECRET = "new-signing-secret-9876543210"
+FERNET_KEY = "Zm9vYmFyYmF6cXV4cXV1eGZvb2JhcmJhenF1eHF1dXg="
+
+
+def test_captured_settings_carry_no_secret(settings):
+    settings.OPSMESSAGING = {
+        **settings.OPSMESSAGING,
+        "SIGNING_KEYS": [{"id": "k1", "secret": OLD_SECRET}],
+        "ENCRYPTION_KEYS": [FERNET_KEY],
+    }
+    lifecycle.startup("web")
+    settings.OPSMESSAGING = {
+        **settings.OPSMESSAGING,
+        "SIGNING_KEYS": [
+            {"id": "k2", "secret": NEW_SECRET},
+            {"id": "k1", "secret": OLD_SECRET},
+        ],
+    }
+    lifecycle.startup("web")
+    [message] = stored("SystemConfig")
+    rows = json.dumps(
+        [list(Node.objects.values_list("config", flat=True))]
+        + [m.to_wire() for m in Message.objects.all()]
+    )
+    for secret in (OLD_SECRET, NEW_SECRET, FERNET_KEY):
+        assert secret not in rows
+    changed = message["payload"]["changes"]["SIGNING_KEYS"]
+    assert [key["id"] for key in changed] == ["k2", "k1"]
+    assert changed[1] == {"id": "k1", "secret": keys.secret_fingerprint(OLD_SECRET)}
+    assert Node.objects.get(name=NODE).config["ENCRYPTION_KEYS"] == [
+        keys.secret_fingerprint(FERNET_KEY)
     ]

@@ -287,3 +287,62 @@ def test_the_demo_logging_settings_capture_warnings_of_any_logger():
     assert message["node"] == "child1@testhost"
     assert message["payload"]["message"] == "invoice 42 failed"
     assert message["payload"]["metadata"]["logger"] == "billing.invoices"
+
+
+def test_each_logger_has_its_own_budget(settings):
+    settings.OPSMESSAGING = {
+        "NODE_NAME": NODE,
+        "LOG_RATE_LIMIT": 3,
+        "LOG_RATE_WINDOW": 60_000,
+    }
+    handler = OpsMessagingHandler()
+    noisy, app = logging.getLogger("tests.noisy"), logging.getLogger("tests.app")
+    for logger in (noisy, app):
+        logger.addHandler(handler)
+    try:
+        for n in range(10):
+            noisy.warning("noise %d", n)
+        app.error("the real error")
+        handler.flush()
+    finally:
+        for logger in (noisy, app):
+            logger.removeHandler(handler)
+        handler.close()
+    assert [m["payload"]["message"] for m in stored("LogEntry")] == [
+        "noise 0",
+        "noise 1",
+        "noise 2",
+        "the real error",
+    ]
+
+
+@pytest.fixture
+def request_log_handler():
+    handler = OpsMessagingHandler()
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    handler.close()
+
+
+def test_request_logs_of_4xx_responses_are_not_captured(client, request_log_handler):
+    assert client.get("/no-such-page/").status_code == 404
+    logging.getLogger("django.request").error(
+        "Internal Server Error: /boom/", extra={"status_code": 500}
+    )
+    request_log_handler.flush()
+    assert [m["payload"]["message"] for m in stored("LogEntry")] == [
+        "Internal Server Error: /boom/"
+    ]
+
+
+def test_log_capture_client_errors_captures_4xx_request_logs(
+    client, request_log_handler, settings
+):
+    settings.OPSMESSAGING = {"NODE_NAME": NODE, "LOG_CAPTURE_CLIENT_ERRORS": True}
+    assert client.get("/no-such-page/").status_code == 404
+    request_log_handler.flush()
+    assert [m["payload"]["message"] for m in stored("LogEntry")] == [
+        "Not Found: /no-such-page/"
+    ]

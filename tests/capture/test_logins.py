@@ -247,3 +247,17 @@ def test_brute_force_count_is_shared_by_concurrent_connections(alice, settings):
     assert OccurrenceWindow.objects.get(key="login_failure:192.0.2.50").count == threads
     assert len(stored("AuthEvent", event_type="login_failure")) == threads
     assert len(stored("SecurityAlert")) == 1
+
+
+def test_failed_login_usernames_are_kept_encrypted_in_the_brute_force_window(client):
+    mistyped = "correct-Horse-battery-42-as-username"
+    fail_login(client, username=mistyped)
+    fail_login(client, username="bob")
+    [row] = OccurrenceWindow.objects.values("key", "details")
+    assert row["key"] == "login_failure:127.0.0.1"
+    assert list(row["details"]) == ["usernames_encrypted"]
+    assert mistyped not in json.dumps(row["details"])
+    assert "bob" not in json.dumps(row["details"])
+    fail_login(client, username="bob")
+    [alert] = stored("SecurityAlert")
+    assert alert["payload"]["affected_users"] == [mistyped, "bob"]

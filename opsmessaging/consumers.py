@@ -40,7 +40,7 @@ from django.db import DatabaseError
 
 from opsmessaging import fanout, protocol, relay
 from opsmessaging.categories import Category, group_name
-from opsmessaging.codec import compact_json
+from opsmessaging.codec import compact_json, escape_surrogates
 from opsmessaging.conf import conf
 from opsmessaging.fanout import LiveMessage, live_message
 from opsmessaging.models import CategorySequence
@@ -541,11 +541,14 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if frame is _CLOSE:
                 await self.close(code=CLOSE_LAYER_UNAVAILABLE)
                 return
-            # Waits while the client's socket is full.
-            if isinstance(frame, str):
-                await self.send(text_data=frame)
-            else:
-                await self.send_json(frame)
+            text = frame if isinstance(frame, str) else await self.encode_json(frame)
+            try:
+                await self.send(text_data=text)  # waits while the client's socket is full
+            except UnicodeEncodeError:
+                # A lone surrogate (quoted from a client's frame, say) is no UTF-8: send
+                # it escaped rather than lose the writer and leave the socket dead.
+                logger.info("Escaped a lone surrogate in a frame to %s", self.channel_name)
+                await self.send(text_data=escape_surrogates(text))
             if self.outbox.empty():
                 await self._send_notices()
 

@@ -1136,3 +1136,19 @@ def test_an_epoch_that_is_not_a_string_is_an_error_frame(server, admin):
         send(ws, {"action": "subscribe", "category": "alerts", "epoch": 7})
         frame = receive(ws)
     assert (frame["type"], frame["code"]) == ("error", "invalid_epoch")
+
+
+# --- security review (issue 15) ---------------------------------------------------------
+
+
+def test_a_lone_surrogate_in_an_error_frame_is_escaped_and_the_writer_survives(
+    server, admin
+):
+    with ws_connect(server, admin) as ws:
+        # The epoch is quoted in the error's detail: "\ud800" arrives as a lone surrogate.
+        ws.send('{"action": "subscribe", "category": "alerts", "epoch": "\\ud800"}')
+        refused = receive(ws)
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert (refused["type"], refused["code"]) == ("error", "epoch_changed")
+    assert "not \ud800)" in refused["detail"]  # the JSON escape, read back

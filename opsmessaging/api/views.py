@@ -65,6 +65,7 @@ from opsmessaging.api.serializers import (
 )
 from opsmessaging.api.throttling import BroadcastRateThrottle
 from opsmessaging.catalogue import get_type
+from opsmessaging.codec import escape_surrogates
 from opsmessaging.compatibility import compatibility_status
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
@@ -158,13 +159,13 @@ class JSONErrorsMixin:
         self, request: Request, response: Any, *args: Any, **kwargs: Any
     ) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
-        if (
-            isinstance(response, Response)
-            and response.status_code >= 400
-            and not isinstance(response.accepted_renderer, JSONRenderer)
-        ):
-            response.accepted_renderer = JSONRenderer()
-            response.accepted_media_type = JSONRenderer.media_type
+        if isinstance(response, Response) and response.status_code >= 400:
+            # An error may quote the caller's text: a lone surrogate in it (a payload key,
+            # say) cannot be encoded as UTF-8.
+            response.data = escape_surrogates(response.data)
+            if not isinstance(response.accepted_renderer, JSONRenderer):
+                response.accepted_renderer = JSONRenderer()
+                response.accepted_media_type = JSONRenderer.media_type
         return response
 
 

@@ -689,3 +689,13 @@ def test_a_detail_path_that_is_not_a_number_is_a_json_404(reader):
     response = reader.get(URL + "messages/null,null/")
     assert response.status_code == 404
     assert response.json() == {"detail": "No Message matches the given query."}
+
+
+def test_a_lone_surrogate_in_a_payload_key_is_a_400_quoting_it_escaped(admin):
+    body = (
+        '{"type": "SystemAlert", "payload": {"\\ud800": 1, "alert_id": "a-1", '
+        '"severity": "error", "category": "system", "title": "t"}}'
+    )
+    response = admin.post(URL + "messages/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["payload.\\ud800"]

@@ -242,6 +242,18 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 epoch=current_epoch,
                 last_sequence=high_water,
             )
+        if since is not None and since > high_water:
+            # Such a subscription would wait for sequences that the log has not reached
+            # and skip every message until it does.
+            self._drop(sub.key)
+            await self._leave_if_unused(sub.category)
+            raise FrameError(
+                "invalid_since",
+                f"since {since} is beyond the last sequence of the {sub.category.value} "
+                f"log ({high_water}); subscribe with since <= last_sequence",
+                **sub.describe(),
+                last_sequence=high_water,
+            )
         sub.epoch = current_epoch
         frame: dict[str, Any] = {
             "type": protocol.SUBSCRIBED,

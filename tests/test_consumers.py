@@ -1152,3 +1152,21 @@ def test_a_lone_surrogate_in_an_error_frame_is_escaped_and_the_writer_survives(
         assert receive(ws) == {"type": "pong"}
     assert (refused["type"], refused["code"]) == ("error", "epoch_changed")
     assert "not \ud800)" in refused["detail"]  # the JSON escape, read back
+
+
+def test_since_beyond_the_last_sequence_is_refused_with_invalid_since(server, admin):
+    pubsub.broadcast_alert("disk", "warning", "the only one").wait_for_sequence()
+    with ws_connect(server, admin) as ws:
+        send(ws, {"action": "subscribe", "category": "alerts", "since": 5})
+        refused = receive(ws)
+        assert {k: v for k, v in refused.items() if k != "detail"} == {
+            "type": "error",
+            "code": "invalid_since",
+            "category": "alerts",
+            "topic": None,
+            "last_sequence": 1,
+        }
+        # Not subscribed: the next message does not arrive; a ping is answered.
+        pubsub.broadcast_alert("disk", "warning", "not for the refused one")
+        send(ws, {"action": "ping"})
+        assert receive(ws, 2) == {"type": "pong"}

@@ -289,6 +289,10 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 await self._interrupt(sub, "the message store cannot be reached")
                 await self._leave_if_unused(sub.category)
                 return
+            except Exception:  # a bug or a row it cannot render: say so, never go quiet
+                logger.exception("Replay of %s failed after #%d", sub.key, cursor)
+                await self._failed(sub, "replay_failed", cursor)
+                return
             for row in rows:
                 if not await self._emit_waiting(sub, row):
                     return
@@ -374,6 +378,9 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 # The gap before it stays open; the next message or the store check
                 # fills it once it can.
                 logger.warning("Catching up %s failed on the store: %r", sub.key, exc)
+            except Exception:  # a bug or a row it cannot render: say so, never go quiet
+                logger.exception("Catching up %s failed after #%d", sub.key, sub.reached)
+                await self._failed(sub, "catch_up_failed", sub.reached)
 
     async def opsmessaging_probe(self, event: dict[str, Any]) -> None:
         """Handle this connection's own probe: the channel layer delivers."""
@@ -501,6 +508,23 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 "last_sequence": sub.reached,
                 "detail": f"{why}; subscribe again with since=last_sequence",
             }
+        )
+
+    async def _failed(self, sub: Subscription, code: str, reached: int) -> None:
+        """Stop ``sub`` after an unexpected error reading its messages: an ``error`` frame
+        naming how far it got (resubscribing from there would meet the same error)."""
+        if self.subscriptions.get(sub.key) is not sub:
+            return
+        self._drop(sub.key)
+        await self._leave_if_unused(sub.category)
+        await self._control(
+            FrameError(
+                code,
+                "reading the stored messages failed on the server (it is logged); "
+                "the subscription is stopped",
+                **sub.describe(),
+                last_sequence=reached,
+            ).frame()
         )
 
     def _emit(self, sub: Subscription, message: LiveMessage) -> bool:

@@ -21,7 +21,7 @@ from opsmessaging.catalogue import get_type
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.envelope import Envelope
-from opsmessaging.exceptions import ImmutableMessage
+from opsmessaging.exceptions import ImmutableMessage, InvalidMessage
 from opsmessaging.nodenames import this_node
 from opsmessaging.severity import Severity
 from opsmessaging.store import MessageManager, wire_cache
@@ -166,12 +166,22 @@ class Message(models.Model):
 
     @property
     def envelope(self) -> Envelope:
-        """The message in the current shape of its payload type (upcast if older)."""
+        """The message in the current shape of its payload type (upcast if older).
+
+        Raises ``codec.UnreadablePayload`` when this node cannot read it: no key decrypts
+        it, or its payload type or version is one this node does not know (written by a
+        newer node during a rolling upgrade, or tampered with).
+        """
         stored = self.stored_envelope
-        payload_type = get_type(stored.payload_type, "payload_type")
-        if stored.version == payload_type.version:
-            return stored
-        payload = payload_type.upcast(stored.version, dict(stored.payload))
+        try:
+            payload_type = get_type(stored.payload_type, "payload_type")
+            if stored.version == payload_type.version:
+                return stored
+            payload = payload_type.upcast(stored.version, dict(stored.payload))
+        except (InvalidMessage, KeyError, TypeError) as exc:  # an upcaster's, on bad data
+            raise codec.UnreadablePayload(
+                f"cannot read {stored.payload_type} version {stored.version} here: {exc}"
+            ) from exc
         return replace(stored, version=payload_type.version, payload=payload)
 
     def to_wire(self) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from tests.live import (
     subscribe,
     ws_connect,
 )
+from tests.tampering import set_stored_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -1170,3 +1171,44 @@ def test_since_beyond_the_last_sequence_is_refused_with_invalid_since(server, ad
         pubsub.broadcast_alert("disk", "warning", "not for the refused one")
         send(ws, {"action": "ping"})
         assert receive(ws, 2) == {"type": "pong"}
+
+
+def test_a_replay_over_a_row_in_an_unknown_payload_version_sends_it_with_a_null_payload(
+    server, admin
+):
+    for title in ("one", "from a newer node", "three"):
+        pubsub.broadcast_alert("a", "info", title).wait_for_sequence()
+    set_stored_version(Message.objects.get(category="alerts", sequence=2), 99)
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", since=0)
+        frames = collect(ws, 3)
+    assert [
+        (f["message"]["sequence"], (f["message"]["payload"] or {}).get("title"))
+        for f in frames
+    ] == [(1, "one"), (2, None), (3, "three")]
+
+
+def test_an_unexpected_error_during_replay_is_an_error_frame_and_logged(
+    server, admin, monkeypatch, caplog
+):
+    import opsmessaging.consumers as consumers
+
+    pubsub.broadcast_alert("a", "info", "m").wait_for_sequence()
+
+    def broken(*args):
+        raise RuntimeError("a bug")
+
+    with ws_connect(server, admin) as ws:
+        monkeypatch.setattr(consumers, "stored_messages", broken)
+        subscribe(ws, category="alerts", since=0)
+        frame = receive(ws)
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert {k: v for k, v in frame.items() if k != "detail"} == {
+        "type": "error",
+        "code": "replay_failed",
+        "category": "alerts",
+        "topic": None,
+        "last_sequence": 0,
+    }
+    assert "Replay of ('alerts', None) failed after #0" in caplog.text

@@ -14,6 +14,7 @@ from opsmessaging import builders, pubsub
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import CategorySequence, Message, Node, OccurrenceWindow
 from tests.concurrency import run_together
+from tests.tampering import set_stored_version
 
 
 @pytest.mark.django_db
@@ -558,3 +559,15 @@ def test_postgresql_concurrent_mixed_batches_never_deadlock_and_number_without_g
     for category in ("alerts", "health", "logging"):
         sequences = [s for s, _ in _stored(category)]
         assert sequences == list(range(1, 61))
+
+
+@pytest.mark.django_db
+def test_a_row_in_an_unknown_payload_version_reads_with_a_null_payload():
+    result = pubsub.broadcast_alert("disk", "warning", "from a newer node")
+    set_stored_version(result.message, 99)
+    wire = Message.objects.get(pk=result.message.pk).to_wire()
+    assert (wire["payload"], wire["version"], wire["signature_valid"]) == (
+        None,
+        99,
+        False,
+    )

@@ -18,6 +18,7 @@ from tests.api.conftest import (
     health,
     make_user,
 )
+from tests.tampering import set_stored_version
 
 pytestmark = pytest.mark.django_db
 
@@ -699,3 +700,15 @@ def test_a_lone_surrogate_in_a_payload_key_is_a_400_quoting_it_escaped(admin):
     response = admin.post(URL + "messages/", body, content_type="application/json")
     assert response.status_code == 400
     assert list(response.json()) == ["payload.\\ud800"]
+
+
+def test_a_row_in_an_unknown_payload_version_is_listed_with_a_null_payload(reader):
+    first, second = alert("one"), alert("from a newer node")
+    set_stored_version(second, 99)
+    response = reader.get(URL + "messages/")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(m["id"], m["version"], m["payload"]) for m in results] == [
+        (second.id, 99, None),
+        (first.id, 1, alert_wire(first, "one")["payload"]),
+    ]

@@ -379,7 +379,9 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 # fills it once it can.
                 logger.warning("Catching up %s failed on the store: %r", sub.key, exc)
             except Exception:  # a bug or a row it cannot render: say so, never go quiet
-                logger.exception("Catching up %s failed after #%d", sub.key, sub.reached)
+                logger.exception(
+                    "Catching up %s failed after #%d", sub.key, sub.reached
+                )
                 await self._failed(sub, "catch_up_failed", sub.reached)
 
     async def opsmessaging_probe(self, event: dict[str, Any]) -> None:
@@ -579,11 +581,15 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 return
             text = frame if isinstance(frame, str) else await self.encode_json(frame)
             try:
-                await self.send(text_data=text)  # waits while the client's socket is full
+                await self.send(
+                    text_data=text
+                )  # waits while the client's socket is full
             except UnicodeEncodeError:
                 # A lone surrogate (quoted from a client's frame, say) is no UTF-8: send
                 # it escaped rather than lose the writer and leave the socket dead.
-                logger.info("Escaped a lone surrogate in a frame to %s", self.channel_name)
+                logger.info(
+                    "Escaped a lone surrogate in a frame to %s", self.channel_name
+                )
                 await self.send(text_data=escape_surrogates(text))
             if self.outbox.empty():
                 await self._send_notices()

@@ -178,7 +178,11 @@ class Message(models.Model):
             if stored.version == payload_type.version:
                 return stored
             payload = payload_type.upcast(stored.version, dict(stored.payload))
-        except (InvalidMessage, KeyError, TypeError) as exc:  # an upcaster's, on bad data
+        except (
+            InvalidMessage,
+            KeyError,
+            TypeError,
+        ) as exc:  # an upcaster's, on bad data
             raise codec.UnreadablePayload(
                 f"cannot read {stored.payload_type} version {stored.version} here: {exc}"
             ) from exc

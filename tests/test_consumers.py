@@ -91,12 +91,40 @@ def test_foreign_origin_is_refused(server, admin):
     assert "403" in str(refused.value)
 
 
-def test_allowed_origin_is_accepted(server, admin):
+def test_the_connection_s_own_origin_is_accepted(server, admin):
     with ws_connect(
-        server, admin, additional_headers={"Origin": "http://127.0.0.1:8000"}
+        server, admin, additional_headers={"Origin": f"http://{server}"}
     ) as ws:
         send(ws, {"action": "ping"})
         assert receive(ws) == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://127.0.0.1:9999", "https://{server}", "http://127.0.0.1", "null"],
+)
+def test_an_origin_of_another_port_or_scheme_on_an_allowed_host_is_refused(
+    server, admin, origin
+):
+    with pytest.raises(Exception) as refused:
+        ws_connect(
+            server, admin, additional_headers={"Origin": origin.format(server=server)}
+        )
+    assert "403" in str(refused.value)
+
+
+def test_an_origin_declared_in_csrf_trusted_origins_is_accepted(server, admin):
+    trusted = ["https://ops.example.com", "https://*.example.org"]
+    with override_settings(CSRF_TRUSTED_ORIGINS=trusted):
+        for origin in ("https://ops.example.com", "https://a.b.example.org"):
+            with ws_connect(server, admin, additional_headers={"Origin": origin}) as ws:
+                send(ws, {"action": "ping"})
+                assert receive(ws) == {"type": "pong"}
+        with pytest.raises(Exception) as refused:
+            ws_connect(
+                server, admin, additional_headers={"Origin": "http://ops.example.com"}
+            )
+    assert "403" in str(refused.value)
 
 
 def test_live_delivery_carries_the_exact_wire_form(server, admin):

@@ -176,6 +176,28 @@ def check_settings(
     errors.extend(_check_api_settings(user))
     errors.extend(_check_outages(user))
     errors.extend(_check_page_settings(user))
+    errors.extend(_check_security_settings(user))
+    return errors
+
+
+def _check_security_settings(user: dict[str, Any]) -> list[CheckMessage]:
+    """Report bad values of the security review's settings (``opsmessaging.E701``-``E702``)."""
+    errors = _positive_ints(
+        user,
+        ("WS_MAX_SUBSCRIPTIONS", "WS_MAX_CONNECTIONS_PER_USER"),
+        "opsmessaging.E701",
+    )
+    for name in ("WS_ACCESS_CHECK_INTERVAL",):
+        value = user.get(name, 0)
+        if isinstance(value, bool) or not (_positive_int(value) or value == 0):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be 0 (off) or a positive integer of "
+                    f"milliseconds, not {value!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E702",
+                )
+            )
     return errors
 
 

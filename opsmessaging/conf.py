@@ -128,6 +128,13 @@ DEFAULTS: dict[str, Any] = {
     # Channel-layer outages: milliseconds between a WebSocket connection's probes of its
     # channel layer (a message to itself); 0 turns them off.
     "WS_LAYER_CHECK_INTERVAL": 1_000,
+    # WebSocket access and bounds (security review): milliseconds between a connection's
+    # re-checks of its user's access (session, token, active, permissions; 0 turns them
+    # off: then only each subscribe re-checks), most subscriptions per connection, and most
+    # open connections per user in one server process.
+    "WS_ACCESS_CHECK_INTERVAL": 30_000,
+    "WS_MAX_SUBSCRIPTIONS": 50,
+    "WS_MAX_CONNECTIONS_PER_USER": 20,
     # Operations page and admin: the newest SystemAlerts searched for open alerts (those
     # that require an acknowledgement and have none).
     "OPEN_ALERTS_SCAN": 1000,
@@ -328,6 +335,18 @@ class Settings:
     @property
     def WS_LAYER_CHECK_INTERVAL(self) -> int:
         return int(self.get("WS_LAYER_CHECK_INTERVAL"))
+
+    @property
+    def WS_ACCESS_CHECK_INTERVAL(self) -> int:
+        return int(self.get("WS_ACCESS_CHECK_INTERVAL"))
+
+    @property
+    def WS_MAX_SUBSCRIPTIONS(self) -> int:
+        return int(self.get("WS_MAX_SUBSCRIPTIONS"))
+
+    @property
+    def WS_MAX_CONNECTIONS_PER_USER(self) -> int:
+        return int(self.get("WS_MAX_CONNECTIONS_PER_USER"))
 
     @property
     def OPEN_ALERTS_SCAN(self) -> int:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
@@ -45,7 +46,12 @@ from opsmessaging.conf import conf
 from opsmessaging.fanout import LiveMessage, live_message
 from opsmessaging.models import CategorySequence
 from opsmessaging.permissions import can_view_category
-from opsmessaging.protocol import CLOSE_LAYER_UNAVAILABLE, CLOSE_NOT_AUTHENTICATED
+from opsmessaging.protocol import (
+    CLOSE_FORBIDDEN,
+    CLOSE_LAYER_UNAVAILABLE,
+    CLOSE_NOT_AUTHENTICATED,
+    CLOSE_TOO_MANY_CONNECTIONS,
+)
 from opsmessaging.retention import first_kept_sequence, last_sequence
 from opsmessaging.subscriptions import (
     FrameError,
@@ -55,12 +61,15 @@ from opsmessaging.subscriptions import (
     shared_last_sequence,
     stored_messages,
 )
+from opsmessaging.websocket_auth import current_user
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Queued after the last frame of a connection that must close (see ``_layer_failed``).
-_CLOSE: dict[str, Any] = {"type": "close"}
+_CLOSE: dict[str, Any] = {"type": "close", "code": CLOSE_LAYER_UNAVAILABLE}
+#: Open connections per user id in this process (``WS_MAX_CONNECTIONS_PER_USER``).
+_connections_per_user: Counter[Any] = Counter()
 #: The channel-layer event a connection sends itself to check the layer.
 PROBE_EVENT = "opsmessaging.probe"
 #: Channel-layer events whose handlers use no database connection of their own (store
@@ -84,6 +93,11 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.writer: asyncio.Task[None] | None = None
         self.poller: asyncio.Task[None] | None = None
         self.watcher: asyncio.Task[None] | None = None
+        self.access_checker: asyncio.Task[None] | None = None
+        #: The user id counted in ``_connections_per_user``, once counted.
+        self.counted: Any = None
+        #: Set once the connection must close: client frames are ignored from then on.
+        self.closing = False
         self.replays: dict[tuple[str, str | None], asyncio.Task[None]] = {}
         self.probes_sent = self.probes_seen = 0
         #: Message events received through the layer (see ``_watch_layer``).
@@ -101,7 +115,25 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             )
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
+        self.user = user
+        if _connections_per_user[user.pk] >= conf.WS_MAX_CONNECTIONS_PER_USER:
+            await self.send_json(
+                {
+                    "type": protocol.ERROR,
+                    "code": "too_many_connections",
+                    "detail": f"at most {conf.WS_MAX_CONNECTIONS_PER_USER} connections "
+                    "per user; close one first",
+                }
+            )
+            await self.close(code=CLOSE_TOO_MANY_CONNECTIONS)
+            return
+        _connections_per_user[user.pk] += 1
+        self.counted = user.pk
         self.writer = asyncio.create_task(self._write())
+        if conf.WS_ACCESS_CHECK_INTERVAL:
+            self.access_checker = asyncio.create_task(
+                self._check_access_every(conf.WS_ACCESS_CHECK_INTERVAL / 1000)
+            )
         if conf.WS_POLL_INTERVAL:
             self.poller = asyncio.create_task(self._poll(conf.WS_POLL_INTERVAL / 1000))
         if conf.WS_LAYER_CHECK_INTERVAL:
@@ -126,7 +158,13 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.dispatching -= 1
 
     async def disconnect(self, code: int) -> None:
-        for name in ("writer", "poller", "watcher"):
+        counted = getattr(self, "counted", None)
+        if counted is not None:
+            self.counted = None
+            _connections_per_user[counted] -= 1
+            if _connections_per_user[counted] <= 0:
+                del _connections_per_user[counted]
+        for name in ("writer", "poller", "watcher", "access_checker"):
             task = getattr(self, name, None)
             if task is not None:
                 task.cancel()
@@ -149,8 +187,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         bytes_data: bytes | None = None,
         **kwargs: Any,
     ) -> None:
-        if self.writer is None or self.layer_failed:
-            return  # not authenticated, or the layer failed: the connection is closing
+        if self.writer is None or self.layer_failed or self.closing:
+            return  # not authenticated, access gone or the layer failed: it is closing
         try:
             if text_data is None:
                 raise FrameError(
@@ -203,9 +241,21 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         epoch = content.get("epoch")
         if epoch is not None and not isinstance(epoch, str):
             raise FrameError("invalid_epoch", f"epoch must be a string, not {epoch!r}")
-        if not await run_in_thread(can_view_category, self.scope["user"], sub.category):
+        # Access is checked anew: the permission, or the login itself, may be gone by now.
+        if not await self._check_access():
+            return
+        if not await run_in_thread(can_view_category, self.user, sub.category):
             raise FrameError(
                 "forbidden", f"you may not view the '{sub.category.value}' category"
+            )
+        if (
+            sub.key not in self.subscriptions
+            and len(self.subscriptions) >= conf.WS_MAX_SUBSCRIPTIONS
+        ):
+            raise FrameError(
+                "too_many_subscriptions",
+                f"at most {conf.WS_MAX_SUBSCRIPTIONS} subscriptions per connection; "
+                "unsubscribe from one first",
             )
         self._drop(sub.key)  # subscribing again restarts the subscription
         group = group_name(sub.category)
@@ -483,6 +533,62 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 await self._layer_failed(f"probe failed: {exc!r}")
                 return
 
+    async def _check_access_every(self, interval: float) -> None:
+        """Re-check the user's access at every interval (see ``_check_access``)."""
+        while not self.closing:
+            await asyncio.sleep(interval)
+            try:
+                await self._check_access()
+            except DatabaseError as exc:  # the store is away: try again next time
+                logger.info("Access check failed on the store: %r", exc)
+
+    async def _check_access(self) -> bool:
+        """Read the user anew; close the connection if its access is gone.
+
+        Logged out, session expired, token deleted or user deactivated: an error frame and
+        close code 4401. No longer allowed to view a category it is subscribed to: an
+        error frame and 4403. Either way its subscriptions stop at once. True while
+        access remains.
+        """
+        if self.closing:
+            return False
+        user = await run_in_thread(current_user, self.scope)
+        if not user.is_authenticated:
+            await self._close_for(
+                CLOSE_NOT_AUTHENTICATED,
+                "not_authenticated",
+                "your login is no longer valid (logged out, expired, token deleted or "
+                "user deactivated); log in again",
+            )
+            return False
+        self.user = user
+        for category in sorted({s.category for s in self.subscriptions.values()}):
+            if not await run_in_thread(can_view_category, user, category):
+                await self._close_for(
+                    CLOSE_FORBIDDEN,
+                    "forbidden",
+                    f"you may no longer view the '{category.value}' category",
+                )
+                return False
+        return True
+
+    async def _close_for(self, code: int, error: str, detail: str) -> None:
+        """Stop every subscription, then send an error frame and close with ``code``."""
+        self.closing = True
+        for key in list(self.subscriptions):
+            self._drop(key)
+        for group in list(self.joined):
+            self.joined.discard(group)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as exc:  # a layer that is down forgets the group anyway
+                logger.info("Could not leave %s on closing: %r", group, exc)
+        logger.info(
+            "Closing a WebSocket connection of user %s: %s", self.user.pk, error
+        )
+        await self._control({"type": protocol.ERROR, "code": error, "detail": detail})
+        await self._control({"type": "close", "code": code})
+
     async def _layer_failed(self, reason: str) -> None:
         """Tell every subscription to resume, after its last message, then close (4503)."""
         if self.layer_failed:
@@ -576,8 +682,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _write(self) -> None:
         while True:
             frame = await self.outbox.get()
-            if frame is _CLOSE:
-                await self.close(code=CLOSE_LAYER_UNAVAILABLE)
+            if isinstance(frame, dict) and frame["type"] == "close":
+                await self.close(code=frame["code"])
                 return
             text = frame if isinstance(frame, str) else await self.encode_json(frame)
             try:

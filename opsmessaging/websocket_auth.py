@@ -1,7 +1,9 @@
-"""WebSocket authentication (session cookie or DRF token) and origin validation."""
+"""WebSocket authentication (session cookie or DRF token), its re-check, and origin validation."""
 
 from __future__ import annotations
 
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +13,7 @@ from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
@@ -29,6 +32,32 @@ def _token_user(key: str) -> Any:
     return token.user
 
 
+#: Where ``TokenAuthMiddleware`` leaves the token a connection authenticated with.
+TOKEN_SCOPE_KEY = "opsmessaging.token"
+
+
+def current_user(scope: dict[str, Any]) -> Any:
+    """Return the connection's user as the database knows it now, permissions unread.
+
+    ``AnonymousUser`` once access is gone: its token was deleted, its session ended
+    (logout, expiry, flushed, a password change) or the user was deactivated. A connection
+    authenticates once, at its handshake; this is how it learns that it no longer would.
+    """
+    key = scope.get(TOKEN_SCOPE_KEY)
+    if key is not None:
+        return _token_user(key)
+    session = scope.get("session")
+    session_key = getattr(session, "session_key", None)
+    if session_key is None:
+        return AnonymousUser()
+    engine = import_module(settings.SESSION_ENGINE)
+    fresh = SimpleNamespace(session=engine.SessionStore(session_key))
+    user = get_user(fresh)  # type: ignore[arg-type]  # it only reads .session
+    if not user.is_authenticated or user.pk != getattr(scope.get("user"), "pk", None):
+        return AnonymousUser()
+    return user
+
+
 class TokenAuthMiddleware(BaseMiddleware):  # type: ignore[misc]
     """Authenticates ``Authorization: Token <key>`` (DRF tokens); a bad token is anonymous."""
 
@@ -40,6 +69,7 @@ class TokenAuthMiddleware(BaseMiddleware):  # type: ignore[misc]
                     scope = {
                         **scope,
                         "user": await database_sync_to_async(_token_user)(key.strip()),
+                        TOKEN_SCOPE_KEY: key.strip(),
                     }
                 else:
                     scope = {**scope, "user": AnonymousUser()}

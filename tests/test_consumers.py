@@ -1240,3 +1240,141 @@ def test_an_unexpected_error_during_replay_is_an_error_frame_and_logged(
         "last_sequence": 0,
     }
     assert "Replay of ('alerts', None) failed after #0" in caplog.text
+
+
+@pytest.fixture
+def access_checks(settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_ACCESS_CHECK_INTERVAL": 100}
+
+
+def _token_connect(server: str, user: User):
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.get_or_create(user=user)[0].key
+    return ws_connect(server, additional_headers={"Authorization": f"Token {key}"})
+
+
+def _revoke_view_message(user: User) -> None:
+    user.user_permissions.remove(Permission.objects.get(codename="view_message"))
+
+
+def _deactivate(user: User) -> None:
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+
+def _delete_tokens(user: User) -> None:
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+
+
+def _end_sessions(user: User) -> None:
+    from django.contrib.sessions.models import Session
+
+    Session.objects.all().delete()
+
+
+def _change_password(user: User) -> None:
+    user.set_password("new password")
+    user.save()
+
+
+@pytest.mark.parametrize(
+    ("connect", "revoke", "code", "close"),
+    [
+        (ws_connect, _revoke_view_message, "forbidden", 4403),
+        (ws_connect, _deactivate, "not_authenticated", 4401),
+        (ws_connect, _end_sessions, "not_authenticated", 4401),
+        (ws_connect, _change_password, "not_authenticated", 4401),
+        (_token_connect, _revoke_view_message, "forbidden", 4403),
+        (_token_connect, _deactivate, "not_authenticated", 4401),
+        (_token_connect, _delete_tokens, "not_authenticated", 4401),
+    ],
+    ids=[
+        "session-permission",
+        "session-deactivated",
+        "session-logged-out",
+        "session-password-changed",
+        "token-permission",
+        "token-deactivated",
+        "token-deleted",
+    ],
+)
+def test_a_connection_whose_access_is_gone_stops_streaming_and_closes(
+    server, viewer, access_checks, connect, revoke, code, close
+):
+    with connect(server, viewer) as ws:
+        subscribe(ws, category="health")
+        revoke(viewer)
+        frames, closed = _until_closed(ws)
+        # Broadcast after the close: nothing more can have been sent.
+        pubsub.broadcast_health_update("db", "healthy")
+    assert [(f["type"], f["code"]) for f in frames] == [("error", code)]
+    assert closed == close
+
+
+def test_subscribing_after_the_permission_was_removed_is_refused(server, viewer):
+    with ws_connect(server, viewer) as ws:
+        subscribe(ws, category="health")
+        send(ws, {"action": "unsubscribe", "category": "health"})
+        assert receive(ws)["type"] == "unsubscribed"
+        _revoke_view_message(viewer)
+        send(ws, {"action": "subscribe", "category": "alerts"})
+        refused = receive(ws)
+    assert (refused["type"], refused["code"]) == ("error", "forbidden")
+
+
+def test_subscribing_after_logging_out_closes_4401(server, viewer):
+    with ws_connect(server, viewer) as ws:
+        _end_sessions(viewer)
+        send(ws, {"action": "subscribe", "category": "alerts"})
+        frames, closed = _until_closed(ws)
+    assert ([f["code"] for f in frames], closed) == (["not_authenticated"], 4401)
+
+
+def test_subscriptions_per_connection_are_capped(server, admin, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_MAX_SUBSCRIPTIONS": 2}
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        subscribe(ws, category="health")
+        send(
+            ws, {"action": "subscribe", "category": "health", "topic": "cluster:health"}
+        )
+        refused = receive(ws)
+        # Subscribing again to one it has restarts it: not one more.
+        assert subscribe(ws, category="health")["type"] == "subscribed"
+    assert refused == {
+        "type": "error",
+        "code": "too_many_subscriptions",
+        "detail": "at most 2 subscriptions per connection; unsubscribe from one first",
+    }
+
+
+def test_connections_per_user_are_capped(server, admin, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_MAX_CONNECTIONS_PER_USER": 2}
+    with ws_connect(server, admin) as first, ws_connect(server, admin) as second:
+        for ws in (first, second):
+            send(ws, {"action": "ping"})
+            assert receive(ws) == {"type": "pong"}
+        with ws_connect(server, admin) as third:
+            frames, closed = _until_closed(third)
+    assert (frames, closed) == (
+        [
+            {
+                "type": "error",
+                "code": "too_many_connections",
+                "detail": "at most 2 connections per user; close one first",
+            }
+        ],
+        4429,
+    )
+    # Once they are closed, the user may connect again.
+    deadline = time.monotonic() + 5
+    while True:
+        with ws_connect(server, admin) as ws:
+            send(ws, {"action": "ping"})
+            try:
+                if receive(ws, 1) == {"type": "pong"}:
+                    break
+            except ConnectionClosed:
+                assert time.monotonic() < deadline

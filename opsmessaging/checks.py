@@ -181,13 +181,13 @@ def check_settings(
 
 
 def _check_security_settings(user: dict[str, Any]) -> list[CheckMessage]:
-    """Report bad values of the security review's settings (``opsmessaging.E701``-``E702``)."""
+    """Report bad values of the security review's settings (``opsmessaging.E701``-``E703``)."""
     errors = _positive_ints(
         user,
         ("WS_MAX_SUBSCRIPTIONS", "WS_MAX_CONNECTIONS_PER_USER"),
         "opsmessaging.E701",
     )
-    for name in ("WS_ACCESS_CHECK_INTERVAL",):
+    for name in ("WS_ACCESS_CHECK_INTERVAL", "COMPATIBILITY_CACHE_TTL"):
         value = user.get(name, 0)
         if isinstance(value, bool) or not (_positive_int(value) or value == 0):
             errors.append(
@@ -198,6 +198,16 @@ def _check_security_settings(user: dict[str, Any]) -> list[CheckMessage]:
                     id="opsmessaging.E702",
                 )
             )
+    rate = user.get("COMPATIBILITY_THROTTLE_RATE")
+    if rate is not None and (not isinstance(rate, str) or not _RATE_RE.match(rate)):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['COMPATIBILITY_THROTTLE_RATE'] must be a rate such as "
+                f"'60/minute', or None for no limit; not {rate!r}.",
+                hint="Use '<count>/second', '/minute', '/hour' or '/day'.",
+                id="opsmessaging.E703",
+            )
+        )
     return errors
 
 

@@ -135,6 +135,11 @@ DEFAULTS: dict[str, Any] = {
     "WS_ACCESS_CHECK_INTERVAL": 30_000,
     "WS_MAX_SUBSCRIPTIONS": 50,
     "WS_MAX_CONNECTIONS_PER_USER": 20,
+    # The anonymous compatibility endpoint: milliseconds its report is reused (per node;
+    # 0 computes it for every request), and requests per user or address as
+    # "<count>/<second|minute|hour|day>" (None: no limit).
+    "COMPATIBILITY_CACHE_TTL": 5_000,
+    "COMPATIBILITY_THROTTLE_RATE": "60/minute",
     # Operations page and admin: the newest SystemAlerts searched for open alerts (those
     # that require an acknowledgement and have none).
     "OPEN_ALERTS_SCAN": 1000,
@@ -347,6 +352,15 @@ class Settings:
     @property
     def WS_MAX_CONNECTIONS_PER_USER(self) -> int:
         return int(self.get("WS_MAX_CONNECTIONS_PER_USER"))
+
+    @property
+    def COMPATIBILITY_CACHE_TTL(self) -> int:
+        return int(self.get("COMPATIBILITY_CACHE_TTL"))
+
+    @property
+    def COMPATIBILITY_THROTTLE_RATE(self) -> str | None:
+        value = self.get("COMPATIBILITY_THROTTLE_RATE")
+        return value if value is None else str(value)
 
     @property
     def OPEN_ALERTS_SCAN(self) -> int:

@@ -63,10 +63,10 @@ from opsmessaging.api.serializers import (
     PayloadTypeSerializer,
     flatten_errors,
 )
-from opsmessaging.api.throttling import BroadcastRateThrottle
+from opsmessaging.api.throttling import BroadcastRateThrottle, CompatibilityRateThrottle
 from opsmessaging.catalogue import get_type
 from opsmessaging.codec import escape_surrogates
-from opsmessaging.compatibility import compatibility_status
+from opsmessaging.compatibility import cached_compatibility_status
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
@@ -413,21 +413,28 @@ class CompatibilityView(JSONErrorsMixin, APIView):
     """Whether messaging works here, for monitors and load balancers (no login needed)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [CompatibilityRateThrottle]
 
     @extend_schema(
         summary="Compatibility status (200 compatible, 503 not)",
         description="`pubsub.validate_messaging_compatibility()` and the app's system "
-        "checks. Anyone gets the status code and `compatible`; users who may read "
-        "messages also get the `report` and the `checks`.",
+        "checks, computed at most `COMPATIBILITY_CACHE_TTL` ms ago on this node. Anyone "
+        "gets the status code and `compatible`; users who may read messages also get "
+        "the `report` and the `checks`.",
         responses={
             200: CompatibilitySerializer,
             503: OpenApiResponse(
                 CompatibilitySerializer, description="Something is not compatible."
             ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many requests "
+                "(`OPSMESSAGING['COMPATIBILITY_THROTTLE_RATE']`).",
+            ),
         },
     )
     def get(self, request: Request) -> Response:
-        result = compatibility_status()
+        result = cached_compatibility_status()
         code = 200 if result["compatible"] else 503
         if not viewable_categories(request.user):
             result = {"compatible": result["compatible"]}

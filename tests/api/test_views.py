@@ -712,3 +712,28 @@ def test_a_row_in_an_unknown_payload_version_is_listed_with_a_null_payload(reade
         (second.id, 99, None),
         (first.id, 1, alert_wire(first, "one")["payload"]),
     ]
+
+
+def test_compatibility_is_computed_at_most_once_per_cache_ttl(client, monkeypatch):
+    calls = []
+    real = compatibility.compatibility_status
+
+    def counted():
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(compatibility, "compatibility_status", counted)
+    with override_settings(OPSMESSAGING={"COMPATIBILITY_CACHE_TTL": 60_000}):
+        for _ in range(3):
+            assert client.get(URL + "compatibility/").json() == {"compatible": True}
+    with override_settings(OPSMESSAGING={"COMPATIBILITY_CACHE_TTL": 0}):
+        client.get(URL + "compatibility/")
+    assert len(calls) == 2
+
+
+def test_compatibility_is_throttled_per_address(client, reader):
+    with override_settings(OPSMESSAGING={"COMPATIBILITY_THROTTLE_RATE": "2/minute"}):
+        codes = [client.get(URL + "compatibility/").status_code for _ in range(3)]
+        throttled = client.get(URL + "compatibility/")
+    assert codes == [200, 200, 429]
+    assert throttled.json()["detail"].startswith("Request was throttled.")

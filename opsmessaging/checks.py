@@ -198,6 +198,17 @@ def _check_security_settings(user: dict[str, Any]) -> list[CheckMessage]:
                     id="opsmessaging.E702",
                 )
             )
+    errors.extend(_positive_ints(user, ("TIMESTAMP_MAX_AHEAD",), "opsmessaging.E701"))
+    age = user.get("TIMESTAMP_MAX_AGE")
+    if "TIMESTAMP_MAX_AGE" in user and age is not None and not _positive_int(age):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['TIMESTAMP_MAX_AGE'] must be None (no bound) or a positive "
+                f"integer of milliseconds, not {age!r}.",
+                hint=f"The default is {DEFAULTS['TIMESTAMP_MAX_AGE']} (3650 days).",
+                id="opsmessaging.E701",
+            )
+        )
     rate = user.get("COMPATIBILITY_THROTTLE_RATE")
     if rate is not None and (not isinstance(rate, str) or not _RATE_RE.match(rate)):
         errors.append(

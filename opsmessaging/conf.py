@@ -135,6 +135,11 @@ DEFAULTS: dict[str, Any] = {
     "WS_ACCESS_CHECK_INTERVAL": 30_000,
     "WS_MAX_SUBSCRIPTIONS": 50,
     "WS_MAX_CONNECTIONS_PER_USER": 20,
+    # Timestamps given through the API: how far ahead of this server's clock (ms) and how
+    # far behind it (ms; None: no bound) they may lie, else the message is refused. A
+    # message stamped further ahead does not hold retention up either.
+    "TIMESTAMP_MAX_AHEAD": 300_000,
+    "TIMESTAMP_MAX_AGE": 3650 * 86_400_000,
     # The anonymous compatibility endpoint: milliseconds its report is reused (per node;
     # 0 computes it for every request), and requests per user or address as
     # "<count>/<second|minute|hour|day>" (None: no limit).
@@ -361,6 +366,15 @@ class Settings:
     def COMPATIBILITY_THROTTLE_RATE(self) -> str | None:
         value = self.get("COMPATIBILITY_THROTTLE_RATE")
         return value if value is None else str(value)
+
+    @property
+    def TIMESTAMP_MAX_AHEAD(self) -> int:
+        return int(self.get("TIMESTAMP_MAX_AHEAD"))
+
+    @property
+    def TIMESTAMP_MAX_AGE(self) -> int | None:
+        value = self.get("TIMESTAMP_MAX_AGE")
+        return None if value is None else int(value)
 
     @property
     def OPEN_ALERTS_SCAN(self) -> int:

@@ -77,6 +77,7 @@ from opsmessaging.permissions import (
     viewable_categories,
 )
 from opsmessaging.schema import describe_catalogue, describe_type
+from opsmessaging.timestamps import check_clock_skew, parse_timestamp
 
 #: Topics listed per category by ``categories/``.
 TOPICS_LISTED = 100
@@ -175,6 +176,19 @@ def validated(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, A
     if not serializer.is_valid():
         raise ValidationError(flatten_errors(serializer.errors))
     return dict(serializer.validated_data)
+
+
+def check_payload_timestamp(payload: Any, field: str) -> None:
+    """Refuse a payload ``timestamp`` too far from this server's clock (see
+    ``timestamps.check_clock_skew``); a malformed one is left to the broadcast to name."""
+    value = payload.get("timestamp") if isinstance(payload, dict) else None
+    if not isinstance(value, str):
+        return
+    try:
+        parsed = parse_timestamp(value, field)
+    except InvalidMessage:
+        return
+    check_clock_skew(parsed, field)
 
 
 def envelope_options(body: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +326,7 @@ class MessageViewSet(
         inside ``ATOMIC_REQUESTS``, whose transaction commits after the response)."""
         body = validated(BroadcastSerializer, request.data)
         self._check_may_add({get_type(body["type"]).category.value})
+        check_payload_timestamp(body.get("payload"), "payload.timestamp")
         result = pubsub.broadcast_typed(
             body["type"], body.get("payload"), **envelope_options(body)
         )
@@ -328,6 +343,7 @@ class MessageViewSet(
         for index, event in enumerate(events):
             try:
                 categories.add(get_type(event["type"]).category.value)
+                check_payload_timestamp(event.get("payload"), "payload.timestamp")
             except InvalidMessage as exc:
                 problems.update(exc.prefixed(f"events[{index}]").errors)
         if problems:

@@ -737,3 +737,43 @@ def test_compatibility_is_throttled_per_address(client, reader):
         throttled = client.get(URL + "compatibility/")
     assert codes == [200, 200, 429]
     assert throttled.json()["detail"].startswith("Request was throttled.")
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "reason"),
+    [
+        (
+            "9999-01-01T00:00:00.000Z",
+            "9999-01-01T00:00:00.000Z lies {days} days ahead of this server's clock; at "
+            "most 5 minutes (TIMESTAMP_MAX_AHEAD) is accepted",
+        ),
+        (
+            "1970-01-01T00:00:00.000Z",
+            "1970-01-01T00:00:00.000Z lies {days} days behind this server's clock; at "
+            "most 3650 days (TIMESTAMP_MAX_AGE) is accepted",
+        ),
+    ],
+    ids=["future", "1970"],
+)
+def test_a_timestamp_far_from_the_server_s_clock_is_refused_naming_it(
+    admin, timestamp, reason
+):
+    from datetime import UTC, datetime
+
+    days = abs(datetime.fromisoformat(timestamp) - datetime.now(UTC)).days
+    body = {**ALERT_BODY, "payload": {**ALERT_BODY["payload"], "timestamp": timestamp}}
+    single = admin.post(URL + "messages/", body, format="json")
+    batch = admin.post(URL + "messages/batch/", {"events": [body]}, format="json")
+    assert (single.status_code, batch.status_code) == (400, 400)
+    assert single.json() == {"payload.timestamp": [reason.format(days=days)]}
+    assert batch.json() == {"events[0].payload.timestamp": [reason.format(days=days)]}
+    assert not Message.objects.exists()
+
+
+def test_a_timestamp_within_the_accepted_skew_is_stored(admin):
+    with override_settings(OPSMESSAGING={"TIMESTAMP_MAX_AGE": None}):
+        body = {
+            **ALERT_BODY,
+            "payload": {**ALERT_BODY["payload"], "timestamp": "1970-01-01T00:00:00Z"},
+        }
+        assert admin.post(URL + "messages/", body, format="json").status_code == 201

@@ -97,6 +97,23 @@ class Message(models.Model):
             ),
             models.Index(fields=["category", "id"], name="opsmsg_category_id"),
             models.Index(fields=["node", "id"], name="opsmsg_node_id"),
+            # The node filter matches any of the three node fields (API, admin, feed:
+            # newest first; WebSocket: in sequence order within a category).
+            models.Index(fields=["source_node", "id"], name="opsmsg_source_node_id"),
+            models.Index(
+                fields=["originating_node", "id"], name="opsmsg_originating_node_id"
+            ),
+            models.Index(
+                fields=["category", "node", "sequence"], name="opsmsg_cat_node_seq"
+            ),
+            models.Index(
+                fields=["category", "source_node", "sequence"],
+                name="opsmsg_cat_source_seq",
+            ),
+            models.Index(
+                fields=["category", "originating_node", "sequence"],
+                name="opsmsg_cat_orig_seq",
+            ),
             models.Index(fields=["severity", "id"], name="opsmsg_severity_id"),
             models.Index(fields=["payload_type", "id"], name="opsmsg_type_id"),
             models.Index(fields=["timestamp"], name="opsmsg_timestamp"),

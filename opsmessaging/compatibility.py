@@ -9,7 +9,7 @@ signatures; ``compatibility_status()`` adds the app's system checks. Both serve 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC
 from typing import Any
 
@@ -224,6 +224,20 @@ def compatibility_status() -> dict[str, Any]:
         "report": to_json_value(report, "report"),
         "checks": [describe_check(message) for message in checks],
     }
+
+
+def status_for_categories(
+    status: Mapping[str, Any], categories: Collection[Category]
+) -> dict[str, Any]:
+    """Return ``status`` as a reader of only ``categories`` may see it: the stored
+    signatures are checked among those categories alone, so a message of another category
+    is neither named nor counted. ``compatible`` stays the node's."""
+    report = dict(status["report"])
+    signing = report.get("signing")
+    if isinstance(signing, Mapping) and "stored" in signing:
+        stored = Message.objects.verify_latest(categories=[c.value for c in categories])
+        report["signing"] = {**signing, "stored": to_json_value(stored, "stored")}
+    return {**status, "report": report}
 
 
 def cached_compatibility_status() -> dict[str, Any]:

@@ -22,6 +22,7 @@ from opsmessaging.categories import Category
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import Message, Node
 from tests.cluster import declare_failed
+from tests.tampering import set_stored_version
 
 MESSAGES = "/admin/opsmessaging/message/"
 NODES = "/admin/opsmessaging/node/"
@@ -1073,3 +1074,18 @@ def test_changelist_refuses_lookups_it_does_not_offer(
     admin_client: Client, messages: dict[str, Message], query: str
 ) -> None:
     assert admin_client.get(f"{MESSAGES}?{query}").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_compatibility_page_of_a_restricted_reader_names_no_hidden_message(
+    admin_client: Client, hidden_audit: Message
+) -> None:
+    set_stored_version(hidden_audit, 99)  # its signature no longer verifies
+    reader = _staff_client("view_message")
+    restricted = reader.get("/admin/opsmessaging/message/compatibility/")
+    full = admin_client.get("/admin/opsmessaging/message/compatibility/")
+
+    assert restricted.status_code == full.status_code == 200
+    assert hidden_audit.message_id in full.content.decode()
+    assert hidden_audit.message_id not in restricted.content.decode()
+    assert restricted.context["status"]["report"]["signing"]["stored"]["checked"] == 6

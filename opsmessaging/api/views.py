@@ -65,8 +65,12 @@ from opsmessaging.api.serializers import (
 )
 from opsmessaging.api.throttling import BroadcastRateThrottle, CompatibilityRateThrottle
 from opsmessaging.catalogue import get_type
+from opsmessaging.categories import Category
 from opsmessaging.codec import escape_surrogates
-from opsmessaging.compatibility import cached_compatibility_status
+from opsmessaging.compatibility import (
+    cached_compatibility_status,
+    status_for_categories,
+)
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
@@ -452,8 +456,11 @@ class CompatibilityView(JSONErrorsMixin, APIView):
     def get(self, request: Request) -> Response:
         result = cached_compatibility_status()
         code = 200 if result["compatible"] else 503
-        if not viewable_categories(request.user):
+        allowed = viewable_categories(request.user)
+        if not allowed:
             result = {"compatible": result["compatible"]}
+        elif len(allowed) < len(Category):
+            result = status_for_categories(result, allowed)
         return Response(result, status=code)
 
 

@@ -777,3 +777,22 @@ def test_a_timestamp_within_the_accepted_skew_is_stored(admin):
             "payload": {**ALERT_BODY["payload"], "timestamp": "1970-01-01T00:00:00Z"},
         }
         assert admin.post(URL + "messages/", body, format="json").status_code == 201
+
+
+def test_compatibility_names_and_counts_no_message_of_a_hidden_category(reader, admin):
+    visible = alert("one")
+    hidden = pubsub.broadcast_audit_event("export", "u1", "payroll", "read").message
+    set_stored_version(hidden, 99)  # tampered: its signature no longer verifies
+    restricted = reader.get(URL + "compatibility/")
+    full = admin.get(URL + "compatibility/")
+    assert (restricted.status_code, full.status_code) == (503, 503)
+    assert restricted.json()["report"]["signing"]["stored"] == {
+        "checked": 1,
+        "outcomes": {"secured": 1},
+        "invalid": 0,
+        "invalid_message_ids": [],
+    }
+    assert full.json()["report"]["signing"]["stored"]["invalid_message_ids"] == [
+        hidden.message_id
+    ]
+    assert visible.signature_valid

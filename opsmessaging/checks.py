@@ -198,6 +198,49 @@ def check_settings(
     errors.extend(_check_outages(user))
     errors.extend(_check_page_settings(user))
     errors.extend(_check_standards_settings(user))
+    errors.extend(_check_security_settings(user))
+    return errors
+
+
+def _check_security_settings(user: dict[str, Any]) -> list[CheckMessage]:
+    """Report bad values of the security review's settings (``opsmessaging.E711``-``E713``)."""
+    errors = _positive_ints(
+        user,
+        ("WS_MAX_SUBSCRIPTIONS", "WS_MAX_CONNECTIONS_PER_USER"),
+        "opsmessaging.E711",
+    )
+    for name in ("WS_ACCESS_CHECK_INTERVAL", "COMPATIBILITY_CACHE_TTL"):
+        value = user.get(name, 0)
+        if isinstance(value, bool) or not (_positive_int(value) or value == 0):
+            errors.append(
+                Error(
+                    f"OPSMESSAGING[{name!r}] must be 0 (off) or a positive integer of "
+                    f"milliseconds, not {value!r}.",
+                    hint=f"The default is {DEFAULTS[name]}.",
+                    id="opsmessaging.E712",
+                )
+            )
+    errors.extend(_positive_ints(user, ("TIMESTAMP_MAX_AHEAD",), "opsmessaging.E711"))
+    age = user.get("TIMESTAMP_MAX_AGE")
+    if "TIMESTAMP_MAX_AGE" in user and age is not None and not _positive_int(age):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['TIMESTAMP_MAX_AGE'] must be None (no bound) or a positive "
+                f"integer of milliseconds, not {age!r}.",
+                hint=f"The default is {DEFAULTS['TIMESTAMP_MAX_AGE']} (3650 days).",
+                id="opsmessaging.E711",
+            )
+        )
+    rate = user.get("COMPATIBILITY_THROTTLE_RATE")
+    if rate is not None and (not isinstance(rate, str) or not _RATE_RE.match(rate)):
+        errors.append(
+            Error(
+                f"OPSMESSAGING['COMPATIBILITY_THROTTLE_RATE'] must be a rate such as "
+                f"'60/minute', or None for no limit; not {rate!r}.",
+                hint="Use '<count>/second', '/minute', '/hour' or '/day'.",
+                id="opsmessaging.E713",
+            )
+        )
     return errors
 
 

@@ -32,6 +32,22 @@ def compact_json(content: Any) -> str:
     return json.dumps(content, separators=(",", ":"), ensure_ascii=False)
 
 
+def escape_surrogates(value: Any) -> Any:
+    """Return ``value`` (text, or lists and dicts of it) with every lone UTF-16 surrogate
+    written as its escape (``\\ud800``): text that can always be encoded as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode()
+        return value
+    if isinstance(value, dict):
+        return {escape_surrogates(k): escape_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [escape_surrogates(item) for item in value]
+    return value
+
+
 class UnreadablePayload(OpsMessagingError):
     """Raised when a stored payload cannot be decoded (no key decrypts it, or corrupt)."""
 

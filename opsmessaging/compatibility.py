@@ -9,10 +9,11 @@ signatures; ``compatibility_status()`` adds the app's system checks. Both serve 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC
 from typing import Any
 
+from django.core.cache import cache
 from django.core.checks import ERROR, CheckMessage
 from django.core.checks.registry import registry
 
@@ -21,6 +22,7 @@ from opsmessaging.catalogue.base import registry as payload_types
 from opsmessaging.catalogue.base import to_json_value
 from opsmessaging.catalogue.samples import samples
 from opsmessaging.categories import Category
+from opsmessaging.conf import conf
 from opsmessaging.envelope import Envelope
 from opsmessaging.helpers import cluster_context
 from opsmessaging.models import Message
@@ -224,3 +226,33 @@ def compatibility_status() -> dict[str, Any]:
         "report": to_json_value(report, "report"),
         "checks": [describe_check(message) for message in checks],
     }
+
+
+def status_for_categories(
+    status: Mapping[str, Any], categories: Collection[Category]
+) -> dict[str, Any]:
+    """Return ``status`` as a reader of only ``categories`` may see it: the stored
+    signatures are checked among those categories alone, so a message of another category
+    is neither named nor counted. ``compatible`` stays the node's."""
+    report = dict(status["report"])
+    signing = report.get("signing")
+    if isinstance(signing, Mapping) and "stored" in signing:
+        stored = Message.objects.verify_latest(categories=[c.value for c in categories])
+        report["signing"] = {**signing, "stored": to_json_value(stored, "stored")}
+    return {**status, "report": report}
+
+
+def cached_compatibility_status() -> dict[str, Any]:
+    """Return ``compatibility_status()`` as computed on this node at most
+    ``COMPATIBILITY_CACHE_TTL`` ms ago: the report costs tens of milliseconds, and its
+    endpoint answers anyone. Kept in Django's default cache under this node's name, so a
+    shared cache never hands one node's report to another."""
+    ttl = conf.COMPATIBILITY_CACHE_TTL
+    if not ttl:
+        return compatibility_status()
+    key = f"opsmessaging:compatibility:{get_node()}"
+    status: dict[str, Any] | None = cache.get(key)
+    if status is None:
+        status = compatibility_status()
+        cache.set(key, status, ttl / 1000)
+    return status

@@ -134,6 +134,23 @@ DEFAULTS: dict[str, Any] = {
     # Channel-layer outages: milliseconds between a WebSocket connection's probes of its
     # channel layer (a message to itself); 0 turns them off.
     "WS_LAYER_CHECK_INTERVAL": 1_000,
+    # WebSocket access and bounds (security review): milliseconds between a connection's
+    # re-checks of its user's access (session, token, active, permissions; 0 turns them
+    # off: then only each subscribe re-checks), most subscriptions per connection, and most
+    # open connections per user in one server process.
+    "WS_ACCESS_CHECK_INTERVAL": 30_000,
+    "WS_MAX_SUBSCRIPTIONS": 50,
+    "WS_MAX_CONNECTIONS_PER_USER": 20,
+    # Timestamps given through the API: how far ahead of this server's clock (ms) and how
+    # far behind it (ms; None: no bound) they may lie, else the message is refused. A
+    # message stamped further ahead does not hold retention up either.
+    "TIMESTAMP_MAX_AHEAD": 300_000,
+    "TIMESTAMP_MAX_AGE": 3650 * 86_400_000,
+    # The anonymous compatibility endpoint: milliseconds its report is reused (per node;
+    # 0 computes it for every request), and requests per user or address as
+    # "<count>/<second|minute|hour|day>" (None: no limit).
+    "COMPATIBILITY_CACHE_TTL": 5_000,
+    "COMPATIBILITY_THROTTLE_RATE": "60/minute",
     # Operations page and admin: the newest SystemAlerts searched for open alerts (those
     # that require an acknowledgement and have none).
     "OPEN_ALERTS_SCAN": 1000,
@@ -390,6 +407,36 @@ class Settings:
     @property
     def WS_LAYER_CHECK_INTERVAL(self) -> int:
         return int(self.get("WS_LAYER_CHECK_INTERVAL"))
+
+    @property
+    def WS_ACCESS_CHECK_INTERVAL(self) -> int:
+        return int(self.get("WS_ACCESS_CHECK_INTERVAL"))
+
+    @property
+    def WS_MAX_SUBSCRIPTIONS(self) -> int:
+        return int(self.get("WS_MAX_SUBSCRIPTIONS"))
+
+    @property
+    def WS_MAX_CONNECTIONS_PER_USER(self) -> int:
+        return int(self.get("WS_MAX_CONNECTIONS_PER_USER"))
+
+    @property
+    def COMPATIBILITY_CACHE_TTL(self) -> int:
+        return int(self.get("COMPATIBILITY_CACHE_TTL"))
+
+    @property
+    def COMPATIBILITY_THROTTLE_RATE(self) -> str | None:
+        value = self.get("COMPATIBILITY_THROTTLE_RATE")
+        return value if value is None else str(value)
+
+    @property
+    def TIMESTAMP_MAX_AHEAD(self) -> int:
+        return int(self.get("TIMESTAMP_MAX_AHEAD"))
+
+    @property
+    def TIMESTAMP_MAX_AGE(self) -> int | None:
+        value = self.get("TIMESTAMP_MAX_AGE")
+        return None if value is None else int(value)
 
     @property
     def OPEN_ALERTS_SCAN(self) -> int:

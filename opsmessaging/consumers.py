@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
@@ -40,12 +41,17 @@ from django.db import DatabaseError
 
 from opsmessaging import fanout, protocol, relay
 from opsmessaging.categories import Category, group_name
-from opsmessaging.codec import compact_json
+from opsmessaging.codec import compact_json, escape_surrogates
 from opsmessaging.conf import conf
 from opsmessaging.fanout import LiveMessage, live_message
 from opsmessaging.models import CategorySequence
 from opsmessaging.permissions import can_view_category
-from opsmessaging.protocol import CLOSE_LAYER_UNAVAILABLE, CLOSE_NOT_AUTHENTICATED
+from opsmessaging.protocol import (
+    CLOSE_FORBIDDEN,
+    CLOSE_LAYER_UNAVAILABLE,
+    CLOSE_NOT_AUTHENTICATED,
+    CLOSE_TOO_MANY_CONNECTIONS,
+)
 from opsmessaging.retention import first_kept_sequence, last_sequence
 from opsmessaging.subscriptions import (
     FrameError,
@@ -55,12 +61,15 @@ from opsmessaging.subscriptions import (
     shared_last_sequence,
     stored_messages,
 )
+from opsmessaging.websocket_auth import current_user
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Queued after the last frame of a connection that must close (see ``_layer_failed``).
-_CLOSE: dict[str, Any] = {"type": "close"}
+_CLOSE: dict[str, Any] = {"type": "close", "code": CLOSE_LAYER_UNAVAILABLE}
+#: Open connections per user id in this process (``WS_MAX_CONNECTIONS_PER_USER``).
+_connections_per_user: Counter[Any] = Counter()
 #: The channel-layer event a connection sends itself to check the layer.
 PROBE_EVENT = "opsmessaging.probe"
 #: Channel-layer events whose handlers use no database connection of their own (store
@@ -84,6 +93,11 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.writer: asyncio.Task[None] | None = None
         self.poller: asyncio.Task[None] | None = None
         self.watcher: asyncio.Task[None] | None = None
+        self.access_checker: asyncio.Task[None] | None = None
+        #: The user id counted in ``_connections_per_user``, once counted.
+        self.counted: Any = None
+        #: Set once the connection must close: client frames are ignored from then on.
+        self.closing = False
         self.replays: dict[tuple[str, str | None], asyncio.Task[None]] = {}
         self.probes_sent = self.probes_seen = 0
         #: Message events received through the layer (see ``_watch_layer``).
@@ -101,7 +115,25 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             )
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
+        self.user = user
+        if _connections_per_user[user.pk] >= conf.WS_MAX_CONNECTIONS_PER_USER:
+            await self.send_json(
+                {
+                    "type": protocol.ERROR,
+                    "code": "too_many_connections",
+                    "detail": f"at most {conf.WS_MAX_CONNECTIONS_PER_USER} connections "
+                    "per user; close one first",
+                }
+            )
+            await self.close(code=CLOSE_TOO_MANY_CONNECTIONS)
+            return
+        _connections_per_user[user.pk] += 1
+        self.counted = user.pk
         self.writer = asyncio.create_task(self._write())
+        if conf.WS_ACCESS_CHECK_INTERVAL:
+            self.access_checker = asyncio.create_task(
+                self._check_access_every(conf.WS_ACCESS_CHECK_INTERVAL / 1000)
+            )
         if conf.WS_POLL_INTERVAL:
             self.poller = asyncio.create_task(self._poll(conf.WS_POLL_INTERVAL / 1000))
         if conf.WS_LAYER_CHECK_INTERVAL:
@@ -126,7 +158,13 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self.dispatching -= 1
 
     async def disconnect(self, code: int) -> None:
-        for name in ("writer", "poller", "watcher"):
+        counted = getattr(self, "counted", None)
+        if counted is not None:
+            self.counted = None
+            _connections_per_user[counted] -= 1
+            if _connections_per_user[counted] <= 0:
+                del _connections_per_user[counted]
+        for name in ("writer", "poller", "watcher", "access_checker"):
             task = getattr(self, name, None)
             if task is not None:
                 task.cancel()
@@ -149,8 +187,8 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         bytes_data: bytes | None = None,
         **kwargs: Any,
     ) -> None:
-        if self.writer is None or self.layer_failed:
-            return  # not authenticated, or the layer failed: the connection is closing
+        if self.writer is None or self.layer_failed or self.closing:
+            return  # not authenticated, access gone or the layer failed: it is closing
         try:
             if text_data is None:
                 raise FrameError(
@@ -203,9 +241,21 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         epoch = content.get("epoch")
         if epoch is not None and not isinstance(epoch, str):
             raise FrameError("invalid_epoch", f"epoch must be a string, not {epoch!r}")
-        if not await run_in_thread(can_view_category, self.scope["user"], sub.category):
+        # Access is checked anew: the permission, or the login itself, may be gone by now.
+        if not await self._check_access():
+            return
+        if not await run_in_thread(can_view_category, self.user, sub.category):
             raise FrameError(
                 "forbidden", f"you may not view the '{sub.category.value}' category"
+            )
+        if (
+            sub.key not in self.subscriptions
+            and len(self.subscriptions) >= conf.WS_MAX_SUBSCRIPTIONS
+        ):
+            raise FrameError(
+                "too_many_subscriptions",
+                f"at most {conf.WS_MAX_SUBSCRIPTIONS} subscriptions per connection; "
+                "unsubscribe from one first",
             )
         self._drop(sub.key)  # subscribing again restarts the subscription
         group = group_name(sub.category)
@@ -242,6 +292,18 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 epoch=current_epoch,
                 last_sequence=high_water,
             )
+        if since is not None and since > high_water:
+            # Such a subscription would wait for sequences that the log has not reached
+            # and skip every message until it does.
+            self._drop(sub.key)
+            await self._leave_if_unused(sub.category)
+            raise FrameError(
+                "invalid_since",
+                f"since {since} is beyond the last sequence of the {sub.category.value} "
+                f"log ({high_water}); subscribe with since <= last_sequence",
+                **sub.describe(),
+                last_sequence=high_water,
+            )
         sub.epoch = current_epoch
         frame: dict[str, Any] = {
             "type": protocol.SUBSCRIBED,
@@ -276,6 +338,10 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 logger.warning("Replay of %s failed on the store: %r", sub.key, exc)
                 await self._interrupt(sub, "the message store cannot be reached")
                 await self._leave_if_unused(sub.category)
+                return
+            except Exception:  # a bug or a row it cannot render: say so, never go quiet
+                logger.exception("Replay of %s failed after #%d", sub.key, cursor)
+                await self._failed(sub, "replay_failed", cursor)
                 return
             for row in rows:
                 if not await self._emit_waiting(sub, row):
@@ -362,6 +428,11 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 # The gap before it stays open; the next message or the store check
                 # fills it once it can.
                 logger.warning("Catching up %s failed on the store: %r", sub.key, exc)
+            except Exception:  # a bug or a row it cannot render: say so, never go quiet
+                logger.exception(
+                    "Catching up %s failed after #%d", sub.key, sub.reached
+                )
+                await self._failed(sub, "catch_up_failed", sub.reached)
 
     async def opsmessaging_probe(self, event: dict[str, Any]) -> None:
         """Handle this connection's own probe: the channel layer delivers."""
@@ -462,6 +533,62 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 await self._layer_failed(f"probe failed: {exc!r}")
                 return
 
+    async def _check_access_every(self, interval: float) -> None:
+        """Re-check the user's access at every interval (see ``_check_access``)."""
+        while not self.closing:
+            await asyncio.sleep(interval)
+            try:
+                await self._check_access()
+            except DatabaseError as exc:  # the store is away: try again next time
+                logger.info("Access check failed on the store: %r", exc)
+
+    async def _check_access(self) -> bool:
+        """Read the user anew; close the connection if its access is gone.
+
+        Logged out, session expired, token deleted or user deactivated: an error frame and
+        close code 4401. No longer allowed to view a category it is subscribed to: an
+        error frame and 4403. Either way its subscriptions stop at once. True while
+        access remains.
+        """
+        if self.closing:
+            return False
+        user = await run_in_thread(current_user, self.scope)
+        if not user.is_authenticated:
+            await self._close_for(
+                CLOSE_NOT_AUTHENTICATED,
+                "not_authenticated",
+                "your login is no longer valid (logged out, expired, token deleted or "
+                "user deactivated); log in again",
+            )
+            return False
+        self.user = user
+        for category in sorted({s.category for s in self.subscriptions.values()}):
+            if not await run_in_thread(can_view_category, user, category):
+                await self._close_for(
+                    CLOSE_FORBIDDEN,
+                    "forbidden",
+                    f"you may no longer view the '{category.value}' category",
+                )
+                return False
+        return True
+
+    async def _close_for(self, code: int, error: str, detail: str) -> None:
+        """Stop every subscription, then send an error frame and close with ``code``."""
+        self.closing = True
+        for key in list(self.subscriptions):
+            self._drop(key)
+        for group in list(self.joined):
+            self.joined.discard(group)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as exc:  # a layer that is down forgets the group anyway
+                logger.info("Could not leave %s on closing: %r", group, exc)
+        logger.info(
+            "Closing a WebSocket connection of user %s: %s", self.user.pk, error
+        )
+        await self._control({"type": protocol.ERROR, "code": error, "detail": detail})
+        await self._control({"type": "close", "code": code})
+
     async def _layer_failed(self, reason: str) -> None:
         """Tell every subscription to resume, after its last message, then close (4503)."""
         if self.layer_failed:
@@ -489,6 +616,23 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 "last_sequence": sub.reached,
                 "detail": f"{why}; subscribe again with since=last_sequence",
             }
+        )
+
+    async def _failed(self, sub: Subscription, code: str, reached: int) -> None:
+        """Stop ``sub`` after an unexpected error reading its messages: an ``error`` frame
+        naming how far it got (resubscribing from there would meet the same error)."""
+        if self.subscriptions.get(sub.key) is not sub:
+            return
+        self._drop(sub.key)
+        await self._leave_if_unused(sub.category)
+        await self._control(
+            FrameError(
+                code,
+                "reading the stored messages failed on the server (it is logged); "
+                "the subscription is stopped",
+                **sub.describe(),
+                last_sequence=reached,
+            ).frame()
         )
 
     def _emit(self, sub: Subscription, message: LiveMessage) -> bool:
@@ -538,14 +682,21 @@ class SubscriptionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _write(self) -> None:
         while True:
             frame = await self.outbox.get()
-            if frame is _CLOSE:
-                await self.close(code=CLOSE_LAYER_UNAVAILABLE)
+            if isinstance(frame, dict) and frame["type"] == "close":
+                await self.close(code=frame["code"])
                 return
-            # Waits while the client's socket is full.
-            if isinstance(frame, str):
-                await self.send(text_data=frame)
-            else:
-                await self.send_json(frame)
+            text = frame if isinstance(frame, str) else await self.encode_json(frame)
+            try:
+                await self.send(
+                    text_data=text
+                )  # waits while the client's socket is full
+            except UnicodeEncodeError:
+                # A lone surrogate (quoted from a client's frame, say) is no UTF-8: send
+                # it escaped rather than lose the writer and leave the socket dead.
+                logger.info(
+                    "Escaped a lone surrogate in a frame to %s", self.channel_name
+                )
+                await self.send(text_data=escape_surrogates(text))
             if self.outbox.empty():
                 await self._send_notices()
 

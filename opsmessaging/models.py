@@ -21,7 +21,7 @@ from opsmessaging.catalogue import get_type
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.envelope import Envelope
-from opsmessaging.exceptions import ImmutableMessage
+from opsmessaging.exceptions import ImmutableMessage, InvalidMessage
 from opsmessaging.nodenames import this_node
 from opsmessaging.severity import Severity
 from opsmessaging.store import MessageManager, wire_cache
@@ -113,6 +113,23 @@ class Message(models.Model):
             ),
             models.Index(fields=["category", "id"], name="opsmsg_category_id"),
             models.Index(fields=["node", "id"], name="opsmsg_node_id"),
+            # The node filter matches any of the three node fields (API, admin, feed:
+            # newest first; WebSocket: in sequence order within a category).
+            models.Index(fields=["source_node", "id"], name="opsmsg_source_node_id"),
+            models.Index(
+                fields=["originating_node", "id"], name="opsmsg_originating_node_id"
+            ),
+            models.Index(
+                fields=["category", "node", "sequence"], name="opsmsg_cat_node_seq"
+            ),
+            models.Index(
+                fields=["category", "source_node", "sequence"],
+                name="opsmsg_cat_source_seq",
+            ),
+            models.Index(
+                fields=["category", "originating_node", "sequence"],
+                name="opsmsg_cat_orig_seq",
+            ),
             models.Index(fields=["severity", "id"], name="opsmsg_severity_id"),
             models.Index(fields=["payload_type", "id"], name="opsmsg_type_id"),
             models.Index(fields=["timestamp"], name="opsmsg_timestamp"),
@@ -184,12 +201,26 @@ class Message(models.Model):
 
     @property
     def envelope(self) -> Envelope:
-        """The message in the current shape of its payload type (upcast if older)."""
+        """The message in the current shape of its payload type (upcast if older).
+
+        Raises ``codec.UnreadablePayload`` when this node cannot read it: no key decrypts
+        it, or its payload type or version is one this node does not know (written by a
+        newer node during a rolling upgrade, or tampered with).
+        """
         stored = self.stored_envelope
-        payload_type = get_type(stored.payload_type, "payload_type")
-        if stored.version == payload_type.version:
-            return stored
-        payload = payload_type.upcast(stored.version, dict(stored.payload))
+        try:
+            payload_type = get_type(stored.payload_type, "payload_type")
+            if stored.version == payload_type.version:
+                return stored
+            payload = payload_type.upcast(stored.version, dict(stored.payload))
+        except (
+            InvalidMessage,
+            KeyError,
+            TypeError,
+        ) as exc:  # an upcaster's, on bad data
+            raise codec.UnreadablePayload(
+                f"cannot read {stored.payload_type} version {stored.version} here: {exc}"
+            ) from exc
         return replace(stored, version=payload_type.version, payload=payload)
 
     def to_wire(self) -> dict[str, Any]:

@@ -27,7 +27,10 @@ RESUME = "resume"
 ERROR = "error"
 FRAME_TYPES = (SUBSCRIBED, UNSUBSCRIBED, MESSAGE, PONG, BEHIND, RESUME, ERROR)
 
-#: Close codes: not authenticated; the channel layer failed (reconnect later and
-#: resubscribe with ``since``).
+#: Close codes: not authenticated (or no longer: session ended, token deleted, user
+#: deactivated); no longer allowed to view a subscribed category; too many connections
+#: of the user; the channel layer failed (reconnect later and resubscribe with ``since``).
 CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_MANY_CONNECTIONS = 4429
 CLOSE_LAYER_UNAVAILABLE = 4503

@@ -5,7 +5,10 @@ the oldest messages of a category in sequence order, at most ``RETENTION_BATCH_S
 per statement and transaction, so a million expired rows never lock the table at once.
 
 Only a prefix of a category is ever deleted: pruning stops at the first message that must
-be kept, even if a later one is older (timestamps come from the nodes' clocks). So the kept
+be kept, even if a later one is older (timestamps come from the nodes' clocks). A message
+stamped further ahead of this server's clock than ``TIMESTAMP_MAX_AHEAD`` (a node with a
+fast clock, year 9999) does not stop it: it goes with the expired messages after it, so
+no single row's timestamp can hold a category's retention up. So the kept
 history of a category is exactly the sequences from ``first_kept_sequence(category)`` to
 the last one, without holes, and a subscriber resuming from an earlier sequence can be told
 that the messages before it were pruned.
@@ -99,6 +102,7 @@ def prune_category(
     if size <= 0:
         raise ValueError("batch_size must be positive")
     rows = Message.objects.filter(category=cat).order_by("sequence")
+    horizon = timezone.now() + timedelta(milliseconds=conf.TIMESTAMP_MAX_AHEAD)
     deleted = statements = 0
     after = 0
     while True:
@@ -107,11 +111,15 @@ def prune_category(
                 :size
             ]
         )
-        expired = 0
+        expired = future = 0
         for _id, _sequence, timestamp in batch:
-            if timestamp >= before:
+            if timestamp < before:
+                expired += future + 1
+                future = 0
+            elif timestamp > horizon:  # judged by the messages after it
+                future += 1
+            else:
                 break
-            expired += 1
         if not expired:
             break
         ids = [row[0] for row in batch[:expired]]

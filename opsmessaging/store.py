@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -500,9 +500,14 @@ class MessageManager(models.Manager["Message"]):
             return {}
         return stored
 
-    def verify_latest(self, limit: int = 1000) -> dict[str, Any]:
-        """Check the signatures of the newest ``limit`` messages."""
-        rows = list(self.newest_first()[:limit])
+    def verify_latest(
+        self, limit: int = 1000, categories: Collection[str] | None = None
+    ) -> dict[str, Any]:
+        """Check the signatures of the newest ``limit`` messages (of ``categories``)."""
+        newest = self.newest_first()
+        if categories is not None:
+            newest = newest.filter(category__in=list(categories))
+        rows = list(newest[:limit])
         outcomes = Counter(m.integrity for m in rows)
         bad = [m.message_id for m in rows if not m.signature_valid]
         return {

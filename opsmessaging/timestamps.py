@@ -6,8 +6,9 @@ it is RFC 3339 with three fractional digits and ``Z`` (``2026-11-27T07:19:35.486
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidTimestamp
 
 # The real class, even where tests replace ``datetime`` to fake now().
@@ -56,3 +57,35 @@ def parse_timestamp(value: str, field: str = "timestamp") -> datetime:
     if parsed.tzinfo is None:
         raise InvalidTimestamp(f"{value!r} has no UTC offset", field)
     return truncate_to_milliseconds(parsed)
+
+
+def check_clock_skew(value: datetime, field: str = "timestamp") -> datetime:
+    """Return ``value`` if it lies within the accepted skew of this server's clock, else
+    raise ``InvalidTimestamp`` naming ``field``: at most ``TIMESTAMP_MAX_AHEAD`` ms ahead
+    and ``TIMESTAMP_MAX_AGE`` ms behind (None: no bound)."""
+    now = datetime.now(UTC)
+    ahead = timedelta(milliseconds=conf.TIMESTAMP_MAX_AHEAD)
+    if value > now + ahead:
+        raise InvalidTimestamp(
+            f"{format_timestamp(value)} lies {_describe(value - now)} ahead of this "
+            f"server's clock; at most {_describe(ahead)} (TIMESTAMP_MAX_AHEAD) is accepted",
+            field,
+        )
+    max_age = conf.TIMESTAMP_MAX_AGE
+    if max_age is not None and value < now - timedelta(milliseconds=max_age):
+        raise InvalidTimestamp(
+            f"{format_timestamp(value)} lies {_describe(now - value)} behind this "
+            f"server's clock; at most {_describe(timedelta(milliseconds=max_age))} "
+            "(TIMESTAMP_MAX_AGE) is accepted",
+            field,
+        )
+    return value
+
+
+def _describe(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    if seconds >= 2 * 86_400:
+        return f"{seconds // 86_400:.0f} days"
+    if seconds >= 120:
+        return f"{seconds // 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"

@@ -22,6 +22,7 @@ from opsmessaging.categories import Category
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import Message, Node
 from tests.cluster import declare_failed
+from tests.tampering import set_stored_version
 
 MESSAGES = "/admin/opsmessaging/message/"
 NODES = "/admin/opsmessaging/node/"
@@ -1015,3 +1016,90 @@ def test_monitor_admin_shows_a_monitor_and_its_check_ins(admin_client):
     assert (listing.status_code, page.status_code) == (200, 200)
     assert b"backup" in listing.content
     assert page.content.count(b'<td class="field-status">') == 1
+
+
+# --- what a restricted reader learns, and which lookups are offered (issue 15) ------
+
+
+@pytest.fixture
+def hidden_audit(messages: dict[str, Message]) -> Message:
+    """An audit message (hidden from readers without view_audit_messages) of its own
+    topic and node."""
+    result = pubsub.broadcast_audit_event(
+        "secret_export", "u1", "payroll", "read", node="hidden9@z"
+    )
+    assert result.message is not None
+    return result.message
+
+
+@pytest.mark.django_db
+def test_a_restricted_reader_s_filters_name_no_hidden_category_topic_or_node(
+    hidden_audit: Message,
+) -> None:
+    reader = _staff_client("view_message")
+    listed = reader.get(MESSAGES)
+    hidden_topics = reader.get(f"{MESSAGES}?category=audit")
+
+    assert [
+        c for c, _ in _filter_spec(listed, opsadmin.CategoryFilter).lookup_choices
+    ] == [
+        "system",
+        "health",
+        "metrics",
+        "alerts",
+        "diagnostics",
+        "lifecycle",
+        "logging",
+    ]
+    assert _filter_spec(listed, opsadmin.NodeFilter).lookup_choices == [
+        ("web1@a", "web1@a"),
+        ("web2@b", "web2@b"),
+        ("web3@c", "web3@c"),
+    ]
+    assert _filter_spec(hidden_topics, opsadmin.TopicFilter) is None
+
+
+@pytest.mark.django_db
+def test_a_reader_of_every_category_is_offered_every_category_and_node(
+    admin_client: Client, hidden_audit: Message
+) -> None:
+    response = admin_client.get(f"{MESSAGES}?category=audit")
+
+    assert len(_filter_spec(response, opsadmin.CategoryFilter).lookup_choices) == 9
+    assert ("hidden9@z", "hidden9@z") in _filter_spec(
+        response, opsadmin.NodeFilter
+    ).lookup_choices
+    assert _filter_spec(response, opsadmin.TopicFilter).lookup_choices == [
+        ("secret_export", "secret_export")
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "payload__title=disk",
+        "topic__icontains=store",
+        "node__startswith=web",
+        "id__gt=1",
+    ],
+)
+def test_changelist_refuses_lookups_it_does_not_offer(
+    admin_client: Client, messages: dict[str, Message], query: str
+) -> None:
+    assert admin_client.get(f"{MESSAGES}?{query}").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_compatibility_page_of_a_restricted_reader_names_no_hidden_message(
+    admin_client: Client, hidden_audit: Message
+) -> None:
+    set_stored_version(hidden_audit, 99)  # its signature no longer verifies
+    reader = _staff_client("view_message")
+    restricted = reader.get("/admin/opsmessaging/message/compatibility/")
+    full = admin_client.get("/admin/opsmessaging/message/compatibility/")
+
+    assert restricted.status_code == full.status_code == 200
+    assert hidden_audit.message_id in full.content.decode()
+    assert hidden_audit.message_id not in restricted.content.decode()
+    assert restricted.context["status"]["report"]["signing"]["stored"]["checked"] == 6

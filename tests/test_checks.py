@@ -187,3 +187,33 @@ def _schedule_checks(value: object) -> list:
 )
 def test_open_alerts_scan_must_be_a_positive_integer(value, expected):
     assert ids(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"WS_MAX_SUBSCRIPTIONS": 0}, ["opsmessaging.E711"]),
+        ({"WS_MAX_CONNECTIONS_PER_USER": "20"}, ["opsmessaging.E711"]),
+        ({"TIMESTAMP_MAX_AHEAD": -1}, ["opsmessaging.E711"]),
+        ({"TIMESTAMP_MAX_AGE": 0}, ["opsmessaging.E711"]),
+        ({"TIMESTAMP_MAX_AGE": None}, []),
+        ({"WS_ACCESS_CHECK_INTERVAL": -5}, ["opsmessaging.E712"]),
+        ({"WS_ACCESS_CHECK_INTERVAL": False}, ["opsmessaging.E712"]),
+        ({"COMPATIBILITY_CACHE_TTL": 0}, []),
+        ({"COMPATIBILITY_CACHE_TTL": 1.5}, ["opsmessaging.E712"]),
+        ({"COMPATIBILITY_THROTTLE_RATE": "lots"}, ["opsmessaging.E713"]),
+        ({"COMPATIBILITY_THROTTLE_RATE": None}, []),
+        (
+            {
+                "WS_MAX_SUBSCRIPTIONS": 10,
+                "WS_MAX_CONNECTIONS_PER_USER": 5,
+                "WS_ACCESS_CHECK_INTERVAL": 0,
+                "TIMESTAMP_MAX_AHEAD": 60_000,
+                "COMPATIBILITY_THROTTLE_RATE": "10/second",
+            },
+            [],
+        ),
+    ],
+)
+def test_the_security_settings_are_checked(value, expected):
+    assert ids(value) == expected

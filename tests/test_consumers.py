@@ -36,6 +36,7 @@ from tests.live import (
     subscribe,
     ws_connect,
 )
+from tests.tampering import set_stored_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,12 +96,40 @@ def test_foreign_origin_is_refused(server, admin):
     assert "403" in str(refused.value)
 
 
-def test_allowed_origin_is_accepted(server, admin):
+def test_the_connection_s_own_origin_is_accepted(server, admin):
     with ws_connect(
-        server, admin, additional_headers={"Origin": "http://127.0.0.1:8000"}
+        server, admin, additional_headers={"Origin": f"http://{server}"}
     ) as ws:
         send(ws, {"action": "ping"})
         assert receive(ws) == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://127.0.0.1:9999", "https://{server}", "http://127.0.0.1", "null"],
+)
+def test_an_origin_of_another_port_or_scheme_on_an_allowed_host_is_refused(
+    server, admin, origin
+):
+    with pytest.raises(Exception) as refused:
+        ws_connect(
+            server, admin, additional_headers={"Origin": origin.format(server=server)}
+        )
+    assert "403" in str(refused.value)
+
+
+def test_an_origin_declared_in_csrf_trusted_origins_is_accepted(server, admin):
+    trusted = ["https://ops.example.com", "https://*.example.org"]
+    with override_settings(CSRF_TRUSTED_ORIGINS=trusted):
+        for origin in ("https://ops.example.com", "https://a.b.example.org"):
+            with ws_connect(server, admin, additional_headers={"Origin": origin}) as ws:
+                send(ws, {"action": "ping"})
+                assert receive(ws) == {"type": "pong"}
+        with pytest.raises(Exception) as refused:
+            ws_connect(
+                server, admin, additional_headers={"Origin": "http://ops.example.com"}
+            )
+    assert "403" in str(refused.value)
 
 
 def test_live_delivery_carries_the_exact_wire_form(server, admin):
@@ -1152,3 +1181,216 @@ def test_an_epoch_that_is_not_a_string_is_an_error_frame(server, admin):
         send(ws, {"action": "subscribe", "category": "alerts", "epoch": 7})
         frame = receive(ws)
     assert (frame["type"], frame["code"]) == ("error", "invalid_epoch")
+
+
+# --- security review (issue 15) ---------------------------------------------------------
+
+
+def test_a_lone_surrogate_in_an_error_frame_is_escaped_and_the_writer_survives(
+    server, admin
+):
+    with ws_connect(server, admin) as ws:
+        # The epoch is quoted in the error's detail: "\ud800" arrives as a lone surrogate.
+        ws.send('{"action": "subscribe", "category": "alerts", "epoch": "\\ud800"}')
+        refused = receive(ws)
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert (refused["type"], refused["code"]) == ("error", "epoch_changed")
+    assert "not \ud800)" in refused["detail"]  # the JSON escape, read back
+
+
+def test_since_beyond_the_last_sequence_is_refused_with_invalid_since(server, admin):
+    pubsub.broadcast_alert("disk", "warning", "the only one").wait_for_sequence()
+    with ws_connect(server, admin) as ws:
+        send(ws, {"action": "subscribe", "category": "alerts", "since": 5})
+        refused = receive(ws)
+        assert {k: v for k, v in refused.items() if k != "detail"} == {
+            "type": "error",
+            "code": "invalid_since",
+            "category": "alerts",
+            "topic": None,
+            "last_sequence": 1,
+        }
+        # Not subscribed: the next message does not arrive; a ping is answered.
+        pubsub.broadcast_alert("disk", "warning", "not for the refused one")
+        send(ws, {"action": "ping"})
+        assert receive(ws, 2) == {"type": "pong"}
+
+
+def test_a_replay_over_a_row_in_an_unknown_payload_version_sends_it_with_a_null_payload(
+    server, admin
+):
+    for title in ("one", "from a newer node", "three"):
+        pubsub.broadcast_alert("a", "info", title).wait_for_sequence()
+    set_stored_version(Message.objects.get(category="alerts", sequence=2), 99)
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts", since=0)
+        frames = collect(ws, 3)
+    assert [
+        (f["message"]["sequence"], (f["message"]["payload"] or {}).get("title"))
+        for f in frames
+    ] == [(1, "one"), (2, None), (3, "three")]
+
+
+def test_an_unexpected_error_during_replay_is_an_error_frame_and_logged(
+    server, admin, monkeypatch, caplog
+):
+    import opsmessaging.consumers as consumers
+
+    pubsub.broadcast_alert("a", "info", "m").wait_for_sequence()
+
+    def broken(*args):
+        raise RuntimeError("a bug")
+
+    with ws_connect(server, admin) as ws:
+        monkeypatch.setattr(consumers, "stored_messages", broken)
+        subscribe(ws, category="alerts", since=0)
+        frame = receive(ws)
+        send(ws, {"action": "ping"})
+        assert receive(ws) == {"type": "pong"}
+    assert {k: v for k, v in frame.items() if k != "detail"} == {
+        "type": "error",
+        "code": "replay_failed",
+        "category": "alerts",
+        "topic": None,
+        "last_sequence": 0,
+    }
+    assert "Replay of ('alerts', None) failed after #0" in caplog.text
+
+
+@pytest.fixture
+def access_checks(settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_ACCESS_CHECK_INTERVAL": 100}
+
+
+def _token_connect(server: str, user: User):
+    from rest_framework.authtoken.models import Token
+
+    key = Token.objects.get_or_create(user=user)[0].key
+    return ws_connect(server, additional_headers={"Authorization": f"Token {key}"})
+
+
+def _revoke_view_message(user: User) -> None:
+    user.user_permissions.remove(Permission.objects.get(codename="view_message"))
+
+
+def _deactivate(user: User) -> None:
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+
+def _delete_tokens(user: User) -> None:
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+
+
+def _end_sessions(user: User) -> None:
+    from django.contrib.sessions.models import Session
+
+    Session.objects.all().delete()
+
+
+def _change_password(user: User) -> None:
+    user.set_password("new password")
+    user.save()
+
+
+@pytest.mark.parametrize(
+    ("connect", "revoke", "code", "close"),
+    [
+        (ws_connect, _revoke_view_message, "forbidden", 4403),
+        (ws_connect, _deactivate, "not_authenticated", 4401),
+        (ws_connect, _end_sessions, "not_authenticated", 4401),
+        (ws_connect, _change_password, "not_authenticated", 4401),
+        (_token_connect, _revoke_view_message, "forbidden", 4403),
+        (_token_connect, _deactivate, "not_authenticated", 4401),
+        (_token_connect, _delete_tokens, "not_authenticated", 4401),
+    ],
+    ids=[
+        "session-permission",
+        "session-deactivated",
+        "session-logged-out",
+        "session-password-changed",
+        "token-permission",
+        "token-deactivated",
+        "token-deleted",
+    ],
+)
+def test_a_connection_whose_access_is_gone_stops_streaming_and_closes(
+    server, viewer, access_checks, connect, revoke, code, close
+):
+    with connect(server, viewer) as ws:
+        subscribe(ws, category="health")
+        revoke(viewer)
+        frames, closed = _until_closed(ws)
+        # Broadcast after the close: nothing more can have been sent.
+        pubsub.broadcast_health_update("db", "healthy")
+    assert [(f["type"], f["code"]) for f in frames] == [("error", code)]
+    assert closed == close
+
+
+def test_subscribing_after_the_permission_was_removed_is_refused(server, viewer):
+    with ws_connect(server, viewer) as ws:
+        subscribe(ws, category="health")
+        send(ws, {"action": "unsubscribe", "category": "health"})
+        assert receive(ws)["type"] == "unsubscribed"
+        _revoke_view_message(viewer)
+        send(ws, {"action": "subscribe", "category": "alerts"})
+        refused = receive(ws)
+    assert (refused["type"], refused["code"]) == ("error", "forbidden")
+
+
+def test_subscribing_after_logging_out_closes_4401(server, viewer):
+    with ws_connect(server, viewer) as ws:
+        _end_sessions(viewer)
+        send(ws, {"action": "subscribe", "category": "alerts"})
+        frames, closed = _until_closed(ws)
+    assert ([f["code"] for f in frames], closed) == (["not_authenticated"], 4401)
+
+
+def test_subscriptions_per_connection_are_capped(server, admin, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_MAX_SUBSCRIPTIONS": 2}
+    with ws_connect(server, admin) as ws:
+        subscribe(ws, category="alerts")
+        subscribe(ws, category="health")
+        send(
+            ws, {"action": "subscribe", "category": "health", "topic": "cluster:health"}
+        )
+        refused = receive(ws)
+        # Subscribing again to one it has restarts it: not one more.
+        assert subscribe(ws, category="health")["type"] == "subscribed"
+    assert refused == {
+        "type": "error",
+        "code": "too_many_subscriptions",
+        "detail": "at most 2 subscriptions per connection; unsubscribe from one first",
+    }
+
+
+def test_connections_per_user_are_capped(server, admin, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_MAX_CONNECTIONS_PER_USER": 2}
+    with ws_connect(server, admin) as first, ws_connect(server, admin) as second:
+        for ws in (first, second):
+            send(ws, {"action": "ping"})
+            assert receive(ws) == {"type": "pong"}
+        with ws_connect(server, admin) as third:
+            frames, closed = _until_closed(third)
+    assert (frames, closed) == (
+        [
+            {
+                "type": "error",
+                "code": "too_many_connections",
+                "detail": "at most 2 connections per user; close one first",
+            }
+        ],
+        4429,
+    )
+    # Once they are closed, the user may connect again.
+    deadline = time.monotonic() + 5
+    while True:
+        with ws_connect(server, admin) as ws:
+            send(ws, {"action": "ping"})
+            try:
+                if receive(ws, 1) == {"type": "pong"}:
+                    break
+            except ConnectionClosed:
+                assert time.monotonic() < deadline

@@ -14,6 +14,7 @@ from opsmessaging import builders, pubsub
 from opsmessaging.exceptions import ImmutableMessage
 from opsmessaging.models import CategorySequence, Message, Node, OccurrenceWindow
 from tests.concurrency import run_together
+from tests.tampering import set_stored_version
 
 
 @pytest.fixture
@@ -577,3 +578,51 @@ def test_postgresql_concurrent_mixed_batches_never_deadlock_and_number_without_g
     for category in ("alerts", "health", "logging"):
         sequences = [s for s, _ in _stored(category)]
         assert sequences == list(range(1, 61))
+
+
+@pytest.mark.django_db
+def test_a_row_in_an_unknown_payload_version_reads_with_a_null_payload():
+    result = pubsub.broadcast_alert("disk", "warning", "from a newer node")
+    set_stored_version(result.message, 99)
+    wire = Message.objects.get(pk=result.message.pk).to_wire()
+    assert (wire["payload"], wire["version"], wire["signature_valid"]) == (
+        None,
+        99,
+        False,
+    )
+
+
+def _plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_node_filters_over_the_three_node_fields_read_indexes_on_postgresql():
+    from django.db.models import Q
+
+    from opsmessaging.categories import Category
+    from opsmessaging.subscriptions import Subscription
+
+    pubsub.broadcast_batch(
+        [("alert", "disk", "info", f"m{n}", {}) for n in range(3000)], node="bulk@a"
+    )
+    for field in ("node", "source_node", "originating_node"):
+        pubsub.broadcast_alert(
+            "disk", "info", "rare", **{field: "rare@b"}
+        ).wait_for_sequence()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE opsmessaging_message")
+    websocket = Message.objects.filter(
+        Subscription(Category.ALERTS, None, node="rare@b").query(), sequence__gt=0
+    ).order_by("sequence")[:500]
+    api = Message.objects.filter(
+        Q(node="rare@b") | Q(source_node="rare@b") | Q(originating_node="rare@b")
+    ).order_by("-id")[:50]
+    for queryset in (websocket, api):
+        plan = _plan(queryset)
+        assert "Seq Scan" not in plan, plan
+        assert len(list(queryset)) == 3

@@ -212,3 +212,19 @@ def test_prune_statements_read_index_ranges_not_the_table_on_postgresql():
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "Seq Scan" not in plan, plan
         assert "Index Cond" in plan, plan
+
+
+@pytest.mark.django_db
+def test_a_message_stamped_far_in_the_future_does_not_hold_retention_up():
+    far = -(datetime(9999, 1, 1, tzinfo=UTC) - timezone.now()).days
+    _metrics([10, far, 9, 0])
+    [pruned] = retention.prune("metrics")
+    assert (pruned.deleted, pruned.first_kept_sequence) == (3, 4)
+    assert _sequences() == [4]
+
+
+@pytest.mark.django_db
+def test_a_future_stamped_message_with_nothing_expired_after_it_is_kept():
+    _metrics([10, -1, 0])
+    [pruned] = retention.prune("metrics")
+    assert (pruned.deleted, _sequences()) == (1, [2, 3])

@@ -12,6 +12,7 @@ from opsmessaging.catalogue import metrics, security
 from opsmessaging.helpers import format_timestamp
 from opsmessaging.models import Message, Node
 from tests.cluster import declare_failed
+from tests.tampering import set_stored_version
 
 PAGE = "/opsmessaging/"
 FEED = "/opsmessaging/feed/"
@@ -531,3 +532,16 @@ def test_page_drops_the_filters_of_its_address_that_it_cannot_apply(
         "node": "web1@a",
         "min_severity": "",
     }
+
+
+@pytest.mark.django_db
+def test_feed_lists_a_row_in_an_unknown_payload_version_with_a_null_payload(
+    reader: Client,
+) -> None:
+    message = _stored(pubsub.broadcast_alert("disk_full", "warning", "Disk 81%"))
+    set_stored_version(message, 99)
+    response = reader.get(FEED)
+    assert response.status_code == 200
+    assert [(m["id"], m["payload"]) for m in response.json()["messages"]] == [
+        (message.pk, None)
+    ]

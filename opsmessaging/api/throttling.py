@@ -1,4 +1,5 @@
-"""The throttle on broadcasts through the API (``OPSMESSAGING["API_WRITE_THROTTLE_RATE"]``)."""
+"""The API's throttles: on broadcasts (``API_WRITE_THROTTLE_RATE``) and on the anonymous
+compatibility endpoint (``COMPATIBILITY_THROTTLE_RATE``)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,13 @@ class BroadcastRateThrottle(UserRateThrottle):
 
     def get_rate(self) -> str | None:
         return conf.API_WRITE_THROTTLE_RATE
+
+
+class CompatibilityRateThrottle(UserRateThrottle):
+    """Limits compatibility requests per user, or per address when anonymous (the
+    endpoint needs no login); None turns it off. Counted in Django's default cache."""
+
+    scope = "opsmessaging_compatibility"
+
+    def get_rate(self) -> str | None:
+        return conf.COMPATIBILITY_THROTTLE_RATE

@@ -64,9 +64,14 @@ from opsmessaging.api.serializers import (
     PayloadTypeSerializer,
     flatten_errors,
 )
-from opsmessaging.api.throttling import BroadcastRateThrottle
+from opsmessaging.api.throttling import BroadcastRateThrottle, CompatibilityRateThrottle
 from opsmessaging.catalogue import alerts, get_type
-from opsmessaging.compatibility import compatibility_status
+from opsmessaging.categories import Category
+from opsmessaging.codec import escape_surrogates
+from opsmessaging.compatibility import (
+    cached_compatibility_status,
+    status_for_categories,
+)
 from opsmessaging.conf import conf
 from opsmessaging.exceptions import InvalidMessage
 from opsmessaging.helpers import cluster_context
@@ -78,6 +83,7 @@ from opsmessaging.permissions import (
     viewable_categories,
 )
 from opsmessaging.schema import describe_catalogue, describe_type
+from opsmessaging.timestamps import check_clock_skew, parse_timestamp
 
 #: Topics listed per category by ``categories/``.
 TOPICS_LISTED = 100
@@ -163,13 +169,13 @@ class JSONErrorsMixin:
         self, request: Request, response: Any, *args: Any, **kwargs: Any
     ) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
-        if (
-            isinstance(response, Response)
-            and response.status_code >= 400
-            and not isinstance(response.accepted_renderer, JSONRenderer)
-        ):
-            response.accepted_renderer = JSONRenderer()
-            response.accepted_media_type = JSONRenderer.media_type
+        if isinstance(response, Response) and response.status_code >= 400:
+            # An error may quote the caller's text: a lone surrogate in it (a payload key,
+            # say) cannot be encoded as UTF-8.
+            response.data = escape_surrogates(response.data)
+            if not isinstance(response.accepted_renderer, JSONRenderer):
+                response.accepted_renderer = JSONRenderer()
+                response.accepted_media_type = JSONRenderer.media_type
         return response
 
 
@@ -179,6 +185,19 @@ def validated(serializer_class: type[Serializer[Any]], data: Any) -> dict[str, A
     if not serializer.is_valid():
         raise ValidationError(flatten_errors(serializer.errors))
     return dict(serializer.validated_data)
+
+
+def check_payload_timestamp(payload: Any, field: str) -> None:
+    """Refuse a payload ``timestamp`` too far from this server's clock (see
+    ``timestamps.check_clock_skew``); a malformed one is left to the broadcast to name."""
+    value = payload.get("timestamp") if isinstance(payload, dict) else None
+    if not isinstance(value, str):
+        return
+    try:
+        parsed = parse_timestamp(value, field)
+    except InvalidMessage:
+        return
+    check_clock_skew(parsed, field)
 
 
 def envelope_options(body: dict[str, Any]) -> dict[str, Any]:
@@ -373,6 +392,7 @@ class MessageViewSet(
         inside ``ATOMIC_REQUESTS``, whose transaction commits after the response)."""
         body = validated(BroadcastSerializer, request.data)
         self._check_may_add({get_type(body["type"]).category.value})
+        check_payload_timestamp(body.get("payload"), "payload.timestamp")
         if body["type"] == alerts.AlertAck.name:
             alert_id, ack_note = acknowledgement_request(body, request.user)
             try:
@@ -405,6 +425,7 @@ class MessageViewSet(
         for index, event in enumerate(events):
             try:
                 categories.add(get_type(event["type"]).category.value)
+                check_payload_timestamp(event.get("payload"), "payload.timestamp")
             except InvalidMessage as exc:
                 problems.update(exc.prefixed(f"events[{index}]").errors)
         if problems:
@@ -514,24 +535,34 @@ class CompatibilityView(JSONErrorsMixin, APIView):
     """Whether messaging works here, for monitors and load balancers (no login needed)."""
 
     permission_classes = [AllowAny]
+    throttle_classes = [CompatibilityRateThrottle]
 
     @extend_schema(
         summary="Compatibility status (200 compatible, 503 not)",
         description="`pubsub.validate_messaging_compatibility()` and the app's system "
-        "checks. Anyone gets the status code and `compatible`; users who may read "
-        "messages also get the `report` and the `checks`.",
+        "checks, computed at most `COMPATIBILITY_CACHE_TTL` ms ago on this node. Anyone "
+        "gets the status code and `compatible`; users who may read messages also get "
+        "the `report` and the `checks`.",
         responses={
             200: CompatibilitySerializer,
             503: OpenApiResponse(
                 CompatibilitySerializer, description="Something is not compatible."
             ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many requests "
+                "(`OPSMESSAGING['COMPATIBILITY_THROTTLE_RATE']`).",
+            ),
         },
     )
     def get(self, request: Request) -> Response:
-        result = compatibility_status()
+        result = cached_compatibility_status()
         code = 200 if result["compatible"] else 503
-        if not viewable_categories(request.user):
+        allowed = viewable_categories(request.user)
+        if not allowed:
             result = {"compatible": result["compatible"]}
+        elif len(allowed) < len(Category):
+            result = status_for_categories(result, allowed)
         return Response(result, status=code)
 
 

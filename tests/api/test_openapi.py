@@ -109,7 +109,7 @@ def test_broadcasts_document_body_and_every_outcome(openapi):
 def test_the_compatibility_status_is_open_to_anyone(openapi):
     get = operation(openapi, "compatibility/", "get")
     assert {} in get["security"]
-    assert sorted(get["responses"]) == ["200", "503"]
+    assert sorted(get["responses"]) == ["200", "429", "503"]
 
 
 def test_the_interactive_docs_are_served(client):

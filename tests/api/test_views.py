@@ -19,6 +19,7 @@ from tests.api.conftest import (
     health,
     make_user,
 )
+from tests.tampering import set_stored_version
 
 pytestmark = pytest.mark.django_db
 
@@ -714,3 +715,109 @@ def test_checkins_list_monitors_and_their_latest_runs(reader):
 
 def test_checkins_need_a_read_permission(writer):
     assert writer.get(URL + "checkins/").status_code == 403
+
+
+def test_a_lone_surrogate_in_a_payload_key_is_a_400_quoting_it_escaped(admin):
+    body = (
+        '{"type": "SystemAlert", "payload": {"\\ud800": 1, "alert_id": "a-1", '
+        '"severity": "error", "category": "system", "title": "t"}}'
+    )
+    response = admin.post(URL + "messages/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["payload.\\ud800"]
+
+
+def test_a_row_in_an_unknown_payload_version_is_listed_with_a_null_payload(reader):
+    first, second = alert("one"), alert("from a newer node")
+    set_stored_version(second, 99)
+    response = reader.get(URL + "messages/")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(m["id"], m["version"], m["payload"]) for m in results] == [
+        (second.id, 99, None),
+        (first.id, 1, alert_wire(first, "one")["payload"]),
+    ]
+
+
+def test_compatibility_is_computed_at_most_once_per_cache_ttl(client, monkeypatch):
+    calls = []
+    real = compatibility.compatibility_status
+
+    def counted():
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(compatibility, "compatibility_status", counted)
+    with override_settings(OPSMESSAGING={"COMPATIBILITY_CACHE_TTL": 60_000}):
+        for _ in range(3):
+            assert client.get(URL + "compatibility/").json() == {"compatible": True}
+    with override_settings(OPSMESSAGING={"COMPATIBILITY_CACHE_TTL": 0}):
+        client.get(URL + "compatibility/")
+    assert len(calls) == 2
+
+
+def test_compatibility_is_throttled_per_address(client, reader):
+    with override_settings(OPSMESSAGING={"COMPATIBILITY_THROTTLE_RATE": "2/minute"}):
+        codes = [client.get(URL + "compatibility/").status_code for _ in range(3)]
+        throttled = client.get(URL + "compatibility/")
+    assert codes == [200, 200, 429]
+    assert throttled.json()["detail"].startswith("Request was throttled.")
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "reason"),
+    [
+        (
+            "9999-01-01T00:00:00.000Z",
+            "9999-01-01T00:00:00.000Z lies {days} days ahead of this server's clock; at "
+            "most 5 minutes (TIMESTAMP_MAX_AHEAD) is accepted",
+        ),
+        (
+            "1970-01-01T00:00:00.000Z",
+            "1970-01-01T00:00:00.000Z lies {days} days behind this server's clock; at "
+            "most 3650 days (TIMESTAMP_MAX_AGE) is accepted",
+        ),
+    ],
+    ids=["future", "1970"],
+)
+def test_a_timestamp_far_from_the_server_s_clock_is_refused_naming_it(
+    admin, timestamp, reason
+):
+    from datetime import UTC, datetime
+
+    days = abs(datetime.fromisoformat(timestamp) - datetime.now(UTC)).days
+    body = {**ALERT_BODY, "payload": {**ALERT_BODY["payload"], "timestamp": timestamp}}
+    single = admin.post(URL + "messages/", body, format="json")
+    batch = admin.post(URL + "messages/batch/", {"events": [body]}, format="json")
+    assert (single.status_code, batch.status_code) == (400, 400)
+    assert single.json() == {"payload.timestamp": [reason.format(days=days)]}
+    assert batch.json() == {"events[0].payload.timestamp": [reason.format(days=days)]}
+    assert not Message.objects.exists()
+
+
+def test_a_timestamp_within_the_accepted_skew_is_stored(admin):
+    with override_settings(OPSMESSAGING={"TIMESTAMP_MAX_AGE": None}):
+        body = {
+            **ALERT_BODY,
+            "payload": {**ALERT_BODY["payload"], "timestamp": "1970-01-01T00:00:00Z"},
+        }
+        assert admin.post(URL + "messages/", body, format="json").status_code == 201
+
+
+def test_compatibility_names_and_counts_no_message_of_a_hidden_category(reader, admin):
+    visible = alert("one")
+    hidden = pubsub.broadcast_audit_event("export", "u1", "payroll", "read").message
+    set_stored_version(hidden, 99)  # tampered: its signature no longer verifies
+    restricted = reader.get(URL + "compatibility/")
+    full = admin.get(URL + "compatibility/")
+    assert (restricted.status_code, full.status_code) == (503, 503)
+    assert restricted.json()["report"]["signing"]["stored"] == {
+        "checked": 1,
+        "outcomes": {"secured": 1},
+        "invalid": 0,
+        "invalid_message_ids": [],
+    }
+    assert full.json()["report"]["signing"]["stored"]["invalid_message_ids"] == [
+        hidden.message_id
+    ]
+    assert visible.signature_valid

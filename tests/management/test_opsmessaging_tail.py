@@ -235,3 +235,19 @@ def test_tail_follow_shows_a_message_broadcast_by_another_process():
     )
     assert message == Message.objects.get(message_id=message["message_id"]).to_wire()
     assert follower.returncode == 0
+
+
+def test_tail_escapes_terminal_control_characters():
+    alert("\x1b]0;owned\x07\x1b[2J\x9b31m\u202eevil\nnext")
+    (line,) = tail()
+    assert line.endswith(
+        "title=\\u001b]0;owned\\u0007\\u001b[2J\\u009b31m\\u202eevil\\u000anext "
+        "source=opsmessaging metadata={} requires_ack=true alert_type=node_failure"
+    )
+
+
+def test_tail_json_escapes_c1_controls_and_stays_json():
+    alert("\x9b31m\u202eevil")
+    (line,) = tail("--json")
+    assert "\x9b" not in line and "\u202e" not in line
+    assert json.loads(line)["payload"]["title"] == "\x9b31m\u202eevil"

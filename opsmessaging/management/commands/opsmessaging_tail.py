@@ -26,6 +26,18 @@ _UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "day
 #: Payload fields left out of the readable line (the line shows them already).
 _SHOWN_ELSEWHERE = ("timestamp", "node")
 SUMMARY_LENGTH = 240
+#: What a terminal would obey rather than show: C0 and C1 control characters (ESC, CSI,
+#: newlines), bidirectional overrides, and lone surrogates (which cannot be printed).
+_CONTROLS_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def escape_controls(text: str) -> str:
+    """Return ``text`` with every control character written as its ``\\uXXXX`` escape,
+    so that a message (a username chosen at a failed login, say) cannot move the cursor,
+    recolour or rewrite the operator's terminal. The escape is JSON's too."""
+    return _CONTROLS_RE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def parse_since(value: str) -> datetime:
@@ -184,9 +196,11 @@ class Command(BaseCommand):
         for message in messages:
             wire = message.to_wire()
             if self.as_json:
-                self.stdout.write(json.dumps(wire, ensure_ascii=False))
+                self.stdout.write(escape_controls(json.dumps(wire, ensure_ascii=False)))
             else:
-                self.stdout.write(self._line(wire), self._style(message.severity))
+                self.stdout.write(
+                    escape_controls(self._line(wire)), self._style(message.severity)
+                )
         self.stdout.flush()
 
     def _line(self, wire: dict[str, Any]) -> str:

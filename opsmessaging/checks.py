@@ -243,10 +243,10 @@ def check_deployment(
             )
         )
     alias = router.db_for_write(Message)
-    database = settings.DATABASES.get(alias, {})
-    options = database.get("OPTIONS") or {}
+    database: dict[str, Any] = dict(settings.DATABASES.get(alias, {}))
+    options: dict[str, Any] = dict(database.get("OPTIONS") or {})
     if (
-        database.get("ENGINE", "").endswith("sqlite3")
+        str(database.get("ENGINE", "")).endswith("sqlite3")
         and _has_worker()
         and not (
             options.get("timeout")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from opsmessaging import compatibility, pubsub, schema
 from opsmessaging.categories import Category
@@ -689,3 +691,13 @@ def test_a_detail_path_that_is_not_a_number_is_a_json_404(reader):
     response = reader.get(URL + "messages/null,null/")
     assert response.status_code == 404
     assert response.json() == {"detail": "No Message matches the given query."}
+
+
+def test_the_api_takes_a_token_without_any_rest_framework_setting(settings):
+    settings.REST_FRAMEWORK = {}
+    user = make_user("view_message")
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    assert client.get(f"{URL}categories/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(f"{URL}categories/").status_code == 200

@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "CAPTURE_LOGGING": True,
     "LOG_CAPTURE_LEVEL": "WARNING",
     "LOG_RATE_LIMIT": 100,
+    # Django's WARNING of each 4xx response (django.request): off, they are noise.
+    "CAPTURE_CLIENT_ERRORS": False,
     "LOG_RATE_WINDOW": 60_000,
     # Web (ASGI lifespan) and Celery worker start/stop -> SystemLifecycle, ProcessLifecycle.
     "CAPTURE_LIFECYCLE": True,
@@ -257,6 +259,10 @@ class Settings:
         """The level as a number; a name such as ``"WARNING"`` is looked up."""
         number = log_level_number(self.get("LOG_CAPTURE_LEVEL"))
         return logging.WARNING if number is None else number
+
+    @property
+    def CAPTURE_CLIENT_ERRORS(self) -> bool:
+        return bool(self.get("CAPTURE_CLIENT_ERRORS"))
 
     @property
     def LOG_RATE_LIMIT(self) -> int:

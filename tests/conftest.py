@@ -12,7 +12,7 @@ from django.db import connection, connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from opsmessaging import pubsub, relay, store
+from opsmessaging import nodenames, pubsub, relay, store
 from opsmessaging.capture import lifecycle
 from opsmessaging.capture.logging import OpsMessagingHandler
 
@@ -158,3 +158,7 @@ def _no_heartbeat_autostart(monkeypatch) -> None:
     (``START_HEARTBEAT``), and real processes run as deployed."""
     monkeypatch.setattr(lifecycle, "start_heartbeat", lambda role: None)
     monkeypatch.setattr(lifecycle, "_started_pid", os.getpid())
+    # Each test starts as a process with no role yet (one test's worker start is not
+    # the next one's).
+    monkeypatch.setattr(nodenames, "_role", None)
+    monkeypatch.setattr(nodenames, "_role_pid", 0)

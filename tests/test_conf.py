@@ -19,6 +19,7 @@ def test_capture_defaults_are_on_where_cheap():
         ("CAPTURE_ADMIN", True),
         ("CAPTURE_DATA_CHANGES", True),
         ("CAPTURE_LOGGING", True),
+        ("CAPTURE_CLIENT_ERRORS", False),
         ("CAPTURE_LIFECYCLE", True),
         ("CAPTURE_CONFIG_CHANGES", True),
         ("CAPTURE_FAILURES", True),

@@ -64,6 +64,21 @@ class _Stop:
     """Queued by ``close()`` to end the writer thread."""
 
 
+#: The loggers by which Django reports a response's status (4xx at WARNING).
+REQUEST_LOGGERS = ("django.request", "django.server", "django.channels.server")
+
+
+def is_client_error(record: logging.LogRecord) -> bool:
+    """Tell whether ``record`` is Django's report of a 4xx response (a 404 of
+    ``/favicon.ico``, a 403): the client's error, noise in the operational log."""
+    status = getattr(record, "status_code", None)
+    return (
+        record.name in REQUEST_LOGGERS
+        and isinstance(status, int)
+        and 400 <= status < 500
+    )
+
+
 class OpsMessagingHandler(logging.Handler):
     """Store log records as ``logging`` messages (``LogEntry``), in the background."""
 
@@ -103,6 +118,8 @@ class OpsMessagingHandler(logging.Handler):
         if getattr(_writing, "active", False):
             return False  # logged while storing a message: capturing it would loop
         if record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + "."):
+            return False
+        if is_client_error(record) and not conf.CAPTURE_CLIENT_ERRORS:
             return False
         return conf.CAPTURE_LOGGING and record.levelno >= conf.LOG_CAPTURE_LEVEL
 

@@ -287,3 +287,27 @@ def test_the_demo_logging_settings_capture_warnings_of_any_logger():
     assert message["node"] == "child1@testhost"
     assert message["payload"]["message"] == "invoice 42 failed"
     assert message["payload"]["metadata"]["logger"] == "billing.invoices"
+
+
+def test_djangos_report_of_a_404_is_not_stored_by_default(root_handler):
+    logging.getLogger("django.request").warning(
+        "Not Found: %s", "/favicon.ico", extra={"status_code": 404}
+    )
+    logging.getLogger("django.request").error(
+        "Internal Server Error: %s", "/boom/", extra={"status_code": 500}
+    )
+    root_handler.flush()
+    assert [m["payload"]["message"] for m in stored("LogEntry")] == [
+        "Internal Server Error: /boom/"
+    ]
+
+
+def test_capture_client_errors_stores_djangos_report_of_a_4xx(root_handler, settings):
+    settings.OPSMESSAGING = {"NODE_NAME": NODE, "CAPTURE_CLIENT_ERRORS": True}
+    logging.getLogger("django.request").warning(
+        "Forbidden: %s", "/admin/", extra={"status_code": 403}
+    )
+    root_handler.flush()
+    assert [m["payload"]["message"] for m in stored("LogEntry")] == [
+        "Forbidden: /admin/"
+    ]

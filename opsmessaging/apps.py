@@ -17,10 +17,15 @@ class OpsMessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.core.signals import request_started
+
         from opsmessaging import checks  # noqa: F401  (registers the system checks)
-        from opsmessaging.capture import failures
+        from opsmessaging.capture import failures, lifecycle
 
         failures.connect()
+        request_started.connect(
+            lifecycle.on_request_started, dispatch_uid="opsmessaging.first_request"
+        )
         if apps.is_installed("django.contrib.auth"):
             from opsmessaging.capture import logins
 

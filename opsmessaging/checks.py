@@ -6,6 +6,7 @@ import difflib
 import os
 import re
 from collections.abc import Sequence
+from importlib.util import find_spec
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from opsmessaging import notifications
 from opsmessaging.categories import Category
 from opsmessaging.conf import DEFAULTS, log_level_number
 from opsmessaging.models import Message
-from opsmessaging.nodenames import is_node_name
+from opsmessaging.nodenames import NODE_NAME_FIELDS, is_node_name, render_node_name
 
 _INTERVALS = ("HEALTH_BROADCAST_INTERVAL", "METRICS_BROADCAST_INTERVAL")
 _API_SIZES = ("API_PAGE_SIZE", "API_MAX_PAGE_SIZE", "API_MAX_BATCH_SIZE")
@@ -111,16 +112,7 @@ def check_settings(
                     id="opsmessaging.E003",
                 )
             )
-    node_name = user.get("NODE_NAME")
-    if node_name is not None and not is_node_name(node_name):
-        errors.append(
-            Error(
-                f"OPSMESSAGING['NODE_NAME'] {node_name!r} is not a node name.",
-                hint="Use letters, digits, '_', '.', '-', optionally '@host', e.g. 'web1@app-3'; "
-                "or leave it unset for 'django@<hostname>'.",
-                id="opsmessaging.E004",
-            )
-        )
+    errors.extend(_check_node_name(user.get("NODE_NAME")))
     limit = user.get("MAX_PAYLOAD_BYTES", DEFAULTS["MAX_PAYLOAD_BYTES"])
     if not _positive_int(limit):
         errors.append(
@@ -239,6 +231,104 @@ def _check_security_settings(user: dict[str, Any]) -> list[CheckMessage]:
                 f"'60/minute', or None for no limit; not {rate!r}.",
                 hint="Use '<count>/second', '/minute', '/hour' or '/day'.",
                 id="opsmessaging.E713",
+            )
+        )
+    return errors
+
+
+def _check_node_name(node_name: Any) -> list[CheckMessage]:
+    """Report a ``NODE_NAME`` that is no node name (``E004``) or that every role shares
+    (``W002``)."""
+    if node_name is None:
+        return []
+    try:
+        rendered = (
+            render_node_name(node_name, "web") if isinstance(node_name, str) else None
+        )
+    except (KeyError, IndexError, ValueError):
+        rendered = None
+    if not is_node_name(rendered):
+        return [
+            Error(
+                f"OPSMESSAGING['NODE_NAME'] {node_name!r} is not a node name.",
+                hint="Use letters, digits, '_', '.', '-', optionally '@host', and the "
+                f"placeholders {', '.join('{' + f + '}' for f in NODE_NAME_FIELDS)}, e.g. "
+                "'{role}-{pid}@{host}'; or leave it unset for '{role}@{host}'.",
+                id="opsmessaging.E004",
+            )
+        ]
+    if "{role}" not in node_name:
+        return [
+            Warning(
+                f"OPSMESSAGING['NODE_NAME'] {node_name!r} names every process alike: the "
+                "web server, the Celery worker and beat, which read the same settings, "
+                "would share one node, whose role flips with each heartbeat.",
+                hint="Leave NODE_NAME unset ('{role}@{host}'), put '{role}' in it, or set "
+                "it per process from the environment.",
+                id="opsmessaging.W002",
+            )
+        ]
+    return []
+
+
+def _has_worker() -> bool:
+    """Tell whether Celery workers run apart from this process (a real broker is set)."""
+    broker = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    return bool(broker) and not broker.startswith("memory://")
+
+
+@register(Tags.compatibility)
+def check_deployment(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Report the deployments that lose messages or fail under several processes
+    (``opsmessaging.W501``-``W503``)."""
+    errors: list[CheckMessage] = []
+    layers = getattr(settings, "CHANNEL_LAYERS", None)
+    if not layers and find_spec("channels") is not None:
+        errors.append(
+            Warning(
+                "Channels is installed but CHANNEL_LAYERS is not set: the WebSocket "
+                "endpoint delivers nothing live, only what its store check finds.",
+                hint='Set CHANNEL_LAYERS = {"default": {"BACKEND": '
+                '"channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": '
+                "[REDIS_URL]}}} (or the in-memory layer for one process).",
+                id="opsmessaging.W501",
+            )
+        )
+    backend = str(((layers or {}).get("default") or {}).get("BACKEND", ""))
+    if backend.endswith("InMemoryChannelLayer") and _has_worker():
+        errors.append(
+            Warning(
+                "The in-memory channel layer serves one process, but Celery workers "
+                "broadcast from processes of their own: their messages reach WebSocket "
+                "subscribers only through the store check, late.",
+                hint="Use channels_redis's RedisPubSubChannelLayer with the broker's Redis.",
+                id="opsmessaging.W502",
+            )
+        )
+    alias = router.db_for_write(Message)
+    database: dict[str, Any] = dict(settings.DATABASES.get(alias, {}))
+    options: dict[str, Any] = dict(database.get("OPTIONS") or {})
+    if (
+        str(database.get("ENGINE", "")).endswith("sqlite3")
+        and _has_worker()
+        and not (
+            options.get("timeout")
+            and (
+                str(options.get("transaction_mode", "")).upper() == "IMMEDIATE"
+                or "wal" in str(options.get("init_command", "")).lower()
+            )
+        )
+    ):
+        errors.append(
+            Warning(
+                f"The message store's database {alias!r} is SQLite without a timeout and "
+                "IMMEDIATE transactions (or WAL), while Celery workers write to it too: "
+                "concurrent writes fail with 'database is locked'.",
+                hint=f'Set DATABASES[{alias!r}]["OPTIONS"] = {{"transaction_mode": '
+                '"IMMEDIATE", "timeout": 20}, or use PostgreSQL for several processes.',
+                id="opsmessaging.W503",
             )
         )
     return errors

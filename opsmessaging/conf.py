@@ -95,6 +95,9 @@ DEFAULTS: dict[str, Any] = {
     # Nodes: milliseconds between heartbeats of every process, and how many missed
     # heartbeats make a node failed.
     "HEARTBEAT_INTERVAL": 5_000,
+    # Start each serving process's heartbeat by itself (ASGI lifespan, first WSGI
+    # request, Celery worker and beat); off, call ``nodes.start_heartbeat(role)``.
+    "HEARTBEAT_AUTOSTART": True,
     "NODE_FAILURE_THRESHOLD": 3,
     # Health probes: a probe of the broker or the workers gives up after
     # HEALTH_PROBE_TIMEOUT ms; a successful probe slower than HEALTH_PROBE_SLOW ms is
@@ -569,6 +572,10 @@ class Settings:
     @property
     def HEARTBEAT_INTERVAL(self) -> int:
         return int(self.get("HEARTBEAT_INTERVAL"))
+
+    @property
+    def HEARTBEAT_AUTOSTART(self) -> bool:
+        return bool(self.get("HEARTBEAT_AUTOSTART"))
 
     @property
     def NODE_FAILURE_THRESHOLD(self) -> int:

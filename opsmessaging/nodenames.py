@@ -2,6 +2,12 @@
 
 A node name is ``name`` or ``name@host``; every message carries ``node`` (where it is
 about), ``source_node`` (who sent it) and ``originating_node`` (where it started).
+
+Each process has a role, set once by whatever starts it serving (``web`` by the ASGI
+lifespan or the first WSGI request, ``worker`` and ``beat`` by Celery's signals) and
+``command`` until then (shells, management commands). Its name is ``NODE_NAME`` rendered
+with ``{role}``, ``{host}`` and ``{pid}``: ``{role}@{host}`` by default, so a web process
+and a worker on one host are two nodes, and a restarted process keeps its name.
 """
 
 from __future__ import annotations
@@ -26,15 +32,58 @@ _NODE_RE = re.compile(NODE_NAME_PATTERN)
 _HOST_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
+#: The name of a process when ``NODE_NAME`` is not set.
+DEFAULT_NODE_NAME = "{role}@{host}"
+#: The placeholders ``NODE_NAME`` may hold.
+NODE_NAME_FIELDS = ("role", "host", "pid")
+#: The role of a process that does not serve (a shell, a management command).
+COMMAND_ROLE = "command"
+
+_role: str | None = None
+_role_pid = 0  # the process that set ``_role``: a forked child starts without one
+
+
+def set_process_role(role: str) -> None:
+    """Set this process's role, once: later calls (a beat embedded in a worker's
+    process, a second start) keep the first."""
+    if _role is None or _role_pid != os.getpid():
+        reset_process_role(role)
+
+
+def reset_process_role(role: str | None = None) -> None:
+    """Set (or with None, clear) this process's role, whatever it was."""
+    global _role, _role_pid
+    _role, _role_pid = role, os.getpid()
+
+
+def process_role() -> str:
+    """Return this process's role: ``web``, ``worker``, ``beat`` or ``command``."""
+    if _role is None or _role_pid != os.getpid():
+        return COMMAND_ROLE
+    return _role
+
+
+def host_name() -> str:
+    """Return this host's name, made safe for a node name."""
+    return _HOST_UNSAFE.sub("-", socket.gethostname()) or "localhost"
+
+
+def render_node_name(template: str, role: str) -> str:
+    """Return ``template`` with ``{role}``, ``{host}`` and ``{pid}`` filled in."""
+    if "{" not in template:
+        return template
+    return template.format(role=role, host=host_name(), pid=os.getpid())
+
+
 def default_node_name() -> str:
-    """Return ``django@<hostname>``, the node name used when ``NODE_NAME`` is not set."""
-    host = _HOST_UNSAFE.sub("-", socket.gethostname()) or "localhost"
-    return f"django@{host}"
+    """Return ``<role>@<hostname>``, the node name used when ``NODE_NAME`` is not set."""
+    return render_node_name(DEFAULT_NODE_NAME, process_role())
 
 
 def this_node() -> str:
-    """Return this node's name: ``OPSMESSAGING["NODE_NAME"]`` or ``django@<hostname>``."""
-    return conf.NODE_NAME or default_node_name()
+    """Return this process's node name: ``NODE_NAME`` (default ``{role}@{host}``)
+    rendered with this process's role, host and pid."""
+    return render_node_name(conf.NODE_NAME or DEFAULT_NODE_NAME, process_role())
 
 
 def _option(opts: Mapping[str, Any] | None, name: str) -> str:

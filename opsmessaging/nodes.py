@@ -1,6 +1,7 @@
 """Node membership: every process heartbeats, and silent nodes are declared failed.
 
-Each process that runs the app (web, worker, beat) calls ``start_heartbeat(role)``: a
+Each process that serves (web, worker, beat) starts ``start_heartbeat(role)`` by itself
+(``opsmessaging.capture.lifecycle`` and the Celery signals; ``HEARTBEAT_AUTOSTART``): a
 daemon thread records a heartbeat every ``HEARTBEAT_INTERVAL`` and runs ``check_cluster``,
 which declares failed every other node silent for ``NODE_FAILURE_THRESHOLD`` intervals. A
 change of status is taken with a conditional UPDATE inside the transaction that stores
@@ -24,7 +25,7 @@ from opsmessaging.catalogue import lifecycle
 from opsmessaging.categories import Category
 from opsmessaging.conf import conf
 from opsmessaging.models import GONE, Message, Node, heartbeat_window
-from opsmessaging.nodenames import this_node
+from opsmessaging.nodenames import process_role, set_process_role, this_node
 
 logger = logging.getLogger(__name__)
 
@@ -242,10 +243,13 @@ def current_role(default: str) -> str:
 def start_heartbeat(role: str) -> HeartbeatThread:
     """Start this process's heartbeat thread (once per process) and return it.
 
+    The first role a process heartbeats as is its role for good (``set_process_role``).
     On a clean exit of the interpreter the node leaves the cluster (``leave``) instead of
     being declared failed.
     """
     global _thread, _leaves_at_exit
+    set_process_role(role)
+    role = process_role()
     with _lock:
         current = _thread
         if current is not None and current.pid == os.getpid() and current.is_alive():

@@ -180,6 +180,12 @@ OPSMESSAGING = {
     "SYSTEM_VERSION": "0.1.0",
     # Where broadcasts wait while the database is unreachable (unset: no spool).
     "SPOOL_DIR": os.environ.get("OPSMESSAGING_SPOOL_DIR") or None,
+    # The tests start no heartbeat by themselves (DEMO_BACKGROUND_THREADS=0), unless asked.
+    "HEARTBEAT_AUTOSTART": os.environ.get(
+        "OPSMESSAGING_HEARTBEAT_AUTOSTART",
+        os.environ.get("DEMO_BACKGROUND_THREADS", "1"),
+    )
+    == "1",
 }
 # Node membership, probe, WebSocket store-check and event-stream timing, when given (else
 # the app's defaults).

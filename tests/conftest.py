@@ -12,7 +12,8 @@ from django.db import connection, connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from opsmessaging import pubsub, relay, store
+from opsmessaging import nodenames, pubsub, relay, store
+from opsmessaging.capture import lifecycle
 from opsmessaging.capture.logging import OpsMessagingHandler
 
 REQUIRE_SERVICES = os.environ.get("OPSMESSAGING_REQUIRE_SERVICES") == "1"
@@ -143,3 +144,21 @@ def _no_root_log_capture() -> Iterator[None]:
     detach()
     yield
     detach()
+
+
+#: The real ``lifecycle.start_heartbeat``, for the tests of the heartbeat's autostart.
+START_HEARTBEAT = lifecycle.start_heartbeat
+
+
+@pytest.fixture(autouse=True)
+def _no_heartbeat_autostart(monkeypatch) -> None:
+    """Start no heartbeat thread in the test process by itself: a lifespan exchange, a
+    live server's first request and ``lifecycle.startup`` would each start one, writing
+    to the database under the other tests. The tests of the autostart restore it
+    (``START_HEARTBEAT``), and real processes run as deployed."""
+    monkeypatch.setattr(lifecycle, "start_heartbeat", lambda role: None)
+    monkeypatch.setattr(lifecycle, "_started_pid", os.getpid())
+    # Each test starts as a process with no role yet (one test's worker start is not
+    # the next one's).
+    monkeypatch.setattr(nodenames, "_role", None)
+    monkeypatch.setattr(nodenames, "_role_pid", 0)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from opsmessaging.checks import check_settings
+from opsmessaging.checks import check_deployment, check_settings
 
 
 def ids(settings_value: object) -> list[str]:
@@ -217,3 +219,71 @@ def test_open_alerts_scan_must_be_a_positive_integer(value, expected):
 )
 def test_the_security_settings_are_checked(value, expected):
     assert ids(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"NODE_NAME": "{role}@{host}"}, []),
+        ({"NODE_NAME": "{role}-{pid}@{host}"}, []),
+        ({"NODE_NAME": "shop-{role}"}, []),
+        ({"NODE_NAME": "{rol}@{host}"}, ["opsmessaging.E004"]),
+        ({"NODE_NAME": "{role}@{"}, ["opsmessaging.E004"]),
+        ({"NODE_NAME": 7}, ["opsmessaging.E004"]),
+        ({"NODE_NAME": "web1@app-3"}, ["opsmessaging.W002"]),
+    ],
+)
+def test_node_name_templates_are_checked(value, expected):
+    assert ids(value) == expected
+
+
+def deployment_ids(**overrides: object) -> list[str]:
+    with warnings.catch_warnings(), override_settings(**overrides):
+        warnings.simplefilter("ignore")  # overriding DATABASES: only read here
+        return [message.id for message in check_deployment()]
+
+
+SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REDIS_LAYER = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"}}
+BROKER = "redis://127.0.0.1:6379/0"
+
+
+def test_channels_without_channel_layers_is_reported():
+    assert deployment_ids(CHANNEL_LAYERS={}) == ["opsmessaging.W501"]
+
+
+def test_the_in_memory_layer_with_a_worker_is_reported():
+    assert deployment_ids(CHANNEL_LAYERS=IN_MEMORY, CELERY_BROKER_URL=BROKER) == [
+        "opsmessaging.W502"
+    ]
+
+
+def test_the_in_memory_layer_of_one_process_is_fine():
+    assert deployment_ids(CHANNEL_LAYERS=IN_MEMORY, CELERY_BROKER_URL="memory://") == []
+
+
+def test_bare_sqlite_with_a_worker_is_reported():
+    assert deployment_ids(
+        CHANNEL_LAYERS=REDIS_LAYER,
+        CELERY_BROKER_URL=BROKER,
+        DATABASES={"default": SQLITE},
+    ) == ["opsmessaging.W503"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
+    ],
+)
+def test_sqlite_that_queues_its_writers_is_fine_with_a_worker(options):
+    assert (
+        deployment_ids(
+            CHANNEL_LAYERS=REDIS_LAYER,
+            CELERY_BROKER_URL=BROKER,
+            DATABASES={"default": {**SQLITE, "OPTIONS": options}},
+        )
+        == []
+    )

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from tests.conftest import REDIS_URL
 from tests.live import answers, receive_until, send, subscribe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -314,3 +315,142 @@ def test_the_celery_app_schedules_the_opsmessaging_tasks(project_dir: Path) -> N
         "opsmessaging-retention": "opsmessaging.prune_messages",
     }
     assert set(found["schedule"].values()) <= set(found["tasks"])
+
+
+@pytest.fixture
+def postgres_env() -> Iterator[dict[str, str]]:
+    """The new project's environment on a fresh PostgreSQL database and this run's Redis:
+    the block's ``PGDATABASE`` and ``REDIS_URL``."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    name = f"readme_install_{os.getpid()}"
+    admin = {
+        "host": db["HOST"] or "127.0.0.1",
+        "port": int(db["PORT"] or 5432),
+        "user": db["USER"],
+        "password": db["PASSWORD"] or None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = project_env() | {
+        "PGDATABASE": name,
+        "PGHOST": str(admin["host"]),
+        "PGPORT": str(admin["port"]),
+        "PGUSER": str(db["USER"]),
+        "REDIS_URL": REDIS_URL,
+    }
+    if db["PASSWORD"]:
+        env["PGPASSWORD"] = str(db["PASSWORD"])
+    try:
+        yield env
+    finally:
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def nodes_of(project_dir: Path, env: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Return ``{name: (role, status)}`` of the registry, read by a shell of the project."""
+    printed = run(
+        project_dir,
+        "manage.py",
+        "shell",
+        "-c",
+        "import json\n"
+        "from opsmessaging.models import Node\n"
+        "print(json.dumps({n.name: [n.role, n.status] for n in Node.objects.all()}))",
+        env=env,
+    ).stdout
+    return {k: tuple(v) for k, v in json.loads(printed.splitlines()[-1]).items()}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_web_worker_and_beat_of_the_new_project_heartbeat_and_stay_healthy(
+    project_dir: Path, postgres_env: dict[str, str]
+) -> None:
+    """Issue 20, items 1 and 2: nothing but the block starts the heartbeats, and stopping
+    each process (SIGTERM, as systemd, Docker and Kubernetes do) leaves it ``stopped``."""
+    run(project_dir, "manage.py", "migrate", "--noinput", env=postgres_env)
+    host = re.sub(r"[^A-Za-z0-9_.\-]", "-", socket.gethostname())
+    log = (project_dir / "processes.log").open("wb")
+    commands = {
+        "web": [
+            "-m",
+            "uvicorn",
+            f"{PROJECT}.asgi:application",
+            "--port",
+            "0",
+            "--lifespan",
+            "on",
+            "--log-level",
+            "warning",
+        ],
+        "worker": [
+            "-m",
+            "celery",
+            "-A",
+            PROJECT,
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "WARNING",
+        ],
+        "beat": [
+            "-m",
+            "celery",
+            "-A",
+            PROJECT,
+            "beat",
+            "-l",
+            "WARNING",
+            "-s",
+            str(project_dir / "beat-schedule"),
+        ],
+    }
+    processes = {
+        role: subprocess.Popen(
+            [sys.executable, *args],
+            cwd=project_dir,
+            env=postgres_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for role, args in commands.items()
+    }
+    expected = {f"{role}@{host}": (role, "healthy") for role in commands}
+    try:
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while nodes_of(project_dir, postgres_env) != expected:
+            assert time.monotonic() < deadline, nodes_of(project_dir, postgres_env)
+            time.sleep(1)
+        time.sleep(16)  # past the failure window: 3 heartbeats of 5 s
+        assert nodes_of(project_dir, postgres_env) == expected
+    finally:
+        for popen in processes.values():
+            popen.terminate()
+        for popen in processes.values():
+            try:
+                popen.wait(30)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait(15)
+        log.close()
+    assert nodes_of(project_dir, postgres_env) == {
+        f"{role}@{host}": (role, "stopped") for role in commands
+    }, (project_dir / "processes.log").read_text()
+    alerts = run(
+        project_dir,
+        "manage.py",
+        "shell",
+        "-c",
+        "from opsmessaging.models import Message\n"
+        "print(Message.objects.filter(category='alerts').count())",
+        env=postgres_env,
+    ).stdout.split()[-1]
+    assert alerts == "0"

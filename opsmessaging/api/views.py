@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connections, router
 from django.db.models import QuerySet
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -21,6 +23,11 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import (
+    BaseAuthentication,
+    SessionAuthentication,
+    TokenAuthentication,
+)
 from rest_framework.decorators import action
 from rest_framework.exceptions import (
     NotFound,
@@ -32,6 +39,7 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
@@ -65,6 +73,7 @@ from opsmessaging.api.serializers import (
     flatten_errors,
 )
 from opsmessaging.api.throttling import BroadcastRateThrottle, CompatibilityRateThrottle
+from opsmessaging.capture import drf
 from opsmessaging.catalogue import alerts, get_type
 from opsmessaging.categories import Category
 from opsmessaging.codec import escape_surrogates
@@ -149,7 +158,22 @@ def _wait_for_sequences(messages: list[Message]) -> None:
 
 
 class JSONErrorsMixin:
-    """Answer errors in JSON whatever format was asked; every 400 maps fields to reasons."""
+    """Answer errors in JSON whatever format was asked; every 400 maps fields to reasons.
+
+    The views need no ``REST_FRAMEWORK`` setting of the project: without
+    ``DEFAULT_AUTHENTICATION_CLASSES`` they take a token or a session, their schema is
+    drf-spectacular's, and failed authentication and throttling are captured.
+    """
+
+    schema: ViewInspector | None = AutoSchema()
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        if "DEFAULT_AUTHENTICATION_CLASSES" in getattr(settings, "REST_FRAMEWORK", {}):
+            return super().get_authenticators()  # type: ignore[misc, no-any-return]
+        return [TokenAuthentication(), SessionAuthentication()]
+
+    def get_exception_handler(self) -> Any:
+        return drf.exception_handler
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, InvalidMessage):

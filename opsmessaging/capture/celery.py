@@ -19,6 +19,7 @@ from opsmessaging.capture import failures, lifecycle
 from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.logging import flush_handlers
 from opsmessaging.conf import conf
+from opsmessaging.nodenames import set_process_role
 
 WORKER_ROLE = "worker"
 WORKER_MODULE = "celery.worker"
@@ -62,6 +63,7 @@ def on_worker_init(sender: Any = None, **kwargs: Any) -> None:
         on_worker_process_shutdown,
         dispatch_uid="opsmessaging.capture.celery.worker_process_shutdown",
     )
+    set_process_role(WORKER_ROLE)  # before its first message: it names the node
     lifecycle.announce("starting")
     guarded(_close_connections)()
 

@@ -1,14 +1,21 @@
 """Lifecycle capture: ``SystemLifecycle`` when a process starts and stops, and
 ``SystemConfig`` when its effective settings differ from its node's previous start.
 
-Web processes: wrap the ASGI application in ``LifespanMiddleware`` (it answers the ASGI
-lifespan protocol), or call ``startup()``/``shutdown()`` yourself (WSGI has no lifespan).
+Web processes: ``opsmessaging.asgi.get_asgi_application()`` wraps the project in
+``LifespanMiddleware`` (it answers the ASGI lifespan protocol); a WSGI process (which has
+no lifespan) starts on its first request (``on_request_started``) and stops at exit.
 Celery workers are covered by ``opsmessaging.capture.celery``.
+
+A start also starts the process's heartbeat (``HEARTBEAT_AUTOSTART``), and a stop ends it
+and marks the node ``stopped``, before the server exits: uvicorn re-raises SIGTERM after
+its lifespan shutdown, so ``atexit`` would never run there.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +32,7 @@ from opsmessaging.capture.guard import guarded
 from opsmessaging.capture.logging import flush_handlers
 from opsmessaging.conf import conf
 from opsmessaging.keys import redact
+from opsmessaging.nodenames import set_process_role
 
 CONFIG_COMPONENT = "opsmessaging"
 
@@ -93,22 +101,72 @@ def register_node(role: str, metadata: Mapping[str, Any] | None = None) -> str:
     return nodes.heartbeat(role, **dict(metadata or {})).name
 
 
+@guarded
+def start_heartbeat(role: str) -> None:
+    """Start this process's heartbeat as ``role``, unless ``HEARTBEAT_AUTOSTART`` is off."""
+    if conf.HEARTBEAT_AUTOSTART:
+        # This module is loaded by asgi.py, before the app registry is ready.
+        from opsmessaging import nodes
+
+        nodes.start_heartbeat(role)
+
+
+@guarded
+def stop_heartbeat() -> None:
+    """Stop this process's heartbeat, if it runs one, and mark its node ``stopped``."""
+    # This module is loaded by asgi.py, before the app registry is ready.
+    from opsmessaging import nodes
+
+    nodes.stop_heartbeat()
+
+
+_started_pid = 0  # the process whose start was announced (a forked child is not)
+
+
 def startup(role: str = "web", metadata: Mapping[str, Any] | None = None) -> None:
     """Announce a starting process: ``starting``, register the node, report a settings
-    change, ``started``. Never raises: a store that is down must not stop a start."""
+    change, ``started``, then start its heartbeat. Never raises: a store that is down
+    must not stop a start."""
+    global _started_pid
+    _started_pid = os.getpid()
+    set_process_role(role)
     announce("starting")
     name = register_node(role, metadata)
     if name is not None:
         report_config_change(name)
     announce("started")
+    start_heartbeat(role)
 
 
 def shutdown() -> None:
-    """Announce a stopping process: ``stopping``, store the queued log entries, ``stopped``."""
+    """Announce a stopping process: ``stopping``, store the queued log entries, stop the
+    heartbeat (the node leaves the cluster, ``stopped``), ``stopped``."""
 
     announce("stopping")
     guarded(flush_handlers)()
+    stop_heartbeat()
     announce("stopped")
+
+
+def is_started() -> bool:
+    """Tell whether this process announced its start."""
+    return _started_pid == os.getpid()
+
+
+def on_request_started(sender: Any = None, **kwargs: Any) -> None:
+    """``request_started``: the first request a server handles starts its process (as
+    ``web``) if nothing did: a WSGI server has no lifespan. Requests of the test client
+    (whose handler is not a server's) start nothing."""
+    # Loaded before the app registry is ready (see above).
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.wsgi import WSGIHandler
+
+    if is_started() or not (
+        isinstance(sender, type) and issubclass(sender, WSGIHandler | ASGIHandler)
+    ):
+        return
+    startup("web")
+    atexit.register(shutdown)
 
 
 class LifespanMiddleware:

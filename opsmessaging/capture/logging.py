@@ -58,11 +58,19 @@ def flush_handlers() -> None:
         handler.flush()
 
 
+#: The loggers by which Django reports a response's status (4xx at WARNING).
+REQUEST_LOGGERS = ("django.request", "django.server", "django.channels.server")
+
+
 def is_client_error_log(record: logging.LogRecord) -> bool:
-    """Tell whether ``record`` logs a 4xx response (Django's request and server logs
-    give the ``status_code``)."""
+    """Tell whether ``record`` is Django's report of a 4xx response (a 404 of
+    ``/favicon.ico``, a 403): the client's error, noise in the operational log."""
     status = getattr(record, "status_code", None)
-    return isinstance(status, int) and 400 <= status < 500
+    return (
+        record.name in REQUEST_LOGGERS
+        and isinstance(status, int)
+        and 400 <= status < 500
+    )
 
 
 def _ms(seconds: float) -> datetime:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from opsmessaging import compatibility, pubsub, schema
 from opsmessaging.categories import Category
@@ -821,3 +823,13 @@ def test_compatibility_names_and_counts_no_message_of_a_hidden_category(reader, 
         hidden.message_id
     ]
     assert visible.signature_valid
+
+
+def test_the_api_takes_a_token_without_any_rest_framework_setting(settings):
+    settings.REST_FRAMEWORK = {}
+    user = make_user("view_message")
+    token = Token.objects.create(user=user)
+    client = APIClient()
+    assert client.get(f"{URL}categories/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(f"{URL}categories/").status_code == 200

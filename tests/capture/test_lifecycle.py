@@ -8,19 +8,31 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.core.asgi import get_asgi_application
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
 from django.db import DatabaseError
+from django.test.client import ClientHandler
 
-from opsmessaging import keys
+from opsmessaging import keys, nodes
 from opsmessaging.capture import lifecycle
 from opsmessaging.capture.lifecycle import LifespanMiddleware
 from opsmessaging.models import Message, Node
-from tests.capture.support import PYTHON_BIN, ROOT, child_env, stored, without_time
+from opsmessaging.nodenames import reset_process_role
+from tests.capture.support import (
+    PYTHON_BIN,
+    ROOT,
+    child_env,
+    stored,
+    wait_for,
+    without_time,
+)
 
 NODE = "web1@testhost"
 LIFESPAN = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
@@ -298,4 +310,139 @@ def test_captured_settings_carry_no_secret(settings):
     assert changed[1] == {"id": "k1", "secret": keys.secret_fingerprint(OLD_SECRET)}
     assert Node.objects.get(name=NODE).config["ENCRYPTION_KEYS"] == [
         keys.secret_fingerprint(FERNET_KEY)
+    ]
+
+
+@pytest.fixture
+def heartbeat_autostart(monkeypatch, settings):
+    """Let ``startup`` start the heartbeat, as it does outside the tests."""
+    from tests.conftest import START_HEARTBEAT
+
+    monkeypatch.setattr(lifecycle, "start_heartbeat", START_HEARTBEAT)
+    monkeypatch.setattr(lifecycle, "_started_pid", 0)
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "HEARTBEAT_INTERVAL": 200}
+    yield
+    nodes.stop_heartbeat(leave_cluster=False)
+    reset_process_role()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lifespan_starts_the_heartbeat_and_its_shutdown_stops_the_node(
+    heartbeat_autostart,
+):
+    answers = lifespan(LifespanMiddleware(get_asgi_application()))
+    assert answers["between"] == ["starting", "started"]
+    assert nodes.current_role("none") == "none"  # the thread is gone
+    node = Node.objects.get(name=NODE)
+    assert (node.role, node.status) == ("web", Node.Status.STOPPED)
+    assert [m["payload"]["event"] for m in stored("ClusterMembership")] == [
+        "node_added",
+        "node_removed",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_startup_heartbeats_until_shutdown(heartbeat_autostart):
+    lifecycle.startup("web")
+    assert nodes.current_role("none") == "web"
+    lifecycle.shutdown()
+    assert nodes.current_role("none") == "none"
+    assert Node.objects.get(name=NODE).status == Node.Status.STOPPED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_autostart_off_starts_no_heartbeat(heartbeat_autostart, settings):
+    settings.OPSMESSAGING = {**settings.OPSMESSAGING, "HEARTBEAT_AUTOSTART": False}
+    lifecycle.startup("web")
+    assert nodes.current_role("none") == "none"
+
+
+def test_the_first_request_of_a_wsgi_server_starts_the_process(
+    heartbeat_autostart, monkeypatch
+):
+    started: list[str] = []
+    monkeypatch.setattr(lifecycle, "start_heartbeat", started.append)
+    monkeypatch.setattr(lifecycle.atexit, "register", lambda f: None)
+    lifecycle.on_request_started(sender=WSGIHandler, environ={})
+    lifecycle.on_request_started(sender=WSGIHandler, environ={})
+    assert started == ["web"]
+    assert events() == ["starting", "started"]
+    assert Node.objects.get(name=NODE).role == "web"
+
+
+def test_the_test_clients_requests_start_nothing(heartbeat_autostart, client):
+    client.get("/")
+    lifecycle.on_request_started(sender=ClientHandler, environ={})
+    assert not lifecycle.is_started()
+    assert events() == []
+
+
+def test_the_first_request_of_an_asgi_server_without_lifespan_starts_the_process(
+    heartbeat_autostart, monkeypatch
+):
+    started: list[str] = []
+    monkeypatch.setattr(lifecycle, "start_heartbeat", started.append)
+    monkeypatch.setattr(lifecycle.atexit, "register", lambda f: None)
+    lifecycle.on_request_started(sender=ASGIHandler, scope={})
+    assert lifecycle.is_started()
+    assert started == ["web"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sigtermed_uvicorn_node_ends_stopped_without_a_failure_alert(settings):
+    """Item 1 of issue 20: uvicorn re-raises SIGTERM after its lifespan shutdown, so the
+    process dies before ``atexit``; the lifespan shutdown must mark the node stopped."""
+    server = subprocess.Popen(
+        [
+            str(PYTHON_BIN / "uvicorn"),
+            "project.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--lifespan",
+            "on",
+        ],
+        cwd=ROOT,
+        env=child_env(
+            OPSMESSAGING_NODE_NAME="web8@testhost",
+            OPSMESSAGING_HEARTBEAT_AUTOSTART="1",
+            OPSMESSAGING_HEARTBEAT_INTERVAL="200",
+            OPSMESSAGING_NODE_FAILURE_THRESHOLD="3",
+        ),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(60, server.kill)
+    watchdog.start()
+    try:
+        for line in server.stderr:
+            if "Uvicorn running on" in line:
+                break
+        wait_for(
+            lambda: Node.objects.filter(
+                name="web8@testhost", status=Node.Status.HEALTHY
+            ).exists()
+        )
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        watchdog.cancel()
+        if server.poll() is None:
+            server.kill()
+        server.stderr.close()
+    settings.OPSMESSAGING = {
+        "NODE_NAME": "checker@testhost",
+        "HEARTBEAT_INTERVAL": 200,
+        "NODE_FAILURE_THRESHOLD": 3,
+    }
+    time.sleep(1.0)  # well past the 600 ms heartbeat window
+    assert nodes.check_cluster() == []
+    assert Node.objects.get(name="web8@testhost").status == Node.Status.STOPPED
+    assert Message.objects.filter(category="alerts").count() == 0
+    assert [m["payload"]["event"] for m in stored("SystemLifecycle")] == [
+        "starting",
+        "started",
+        "stopping",
+        "stopped",
     ]

@@ -41,6 +41,15 @@ from tests.tampering import set_stored_version
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _live_delivery_only(request: pytest.FixtureRequest, settings) -> None:
+    """Turn the connections' store check (``WS_POLL_INTERVAL``) off unless a test is
+    about it (marked ``store_poll``): what the others receive came live, or by the
+    replay or gap filling they ask for, never because a poll found it."""
+    if request.node.get_closest_marker("store_poll") is None:
+        settings.OPSMESSAGING = {**settings.OPSMESSAGING, "WS_POLL_INTERVAL": 0}
+
+
 @pytest.fixture
 def server() -> Iterator[str]:
     with live_asgi_server() as address:

@@ -39,6 +39,7 @@ def get_asgi_application(role: str = "web") -> Any:
         http = ASGIStaticFilesHandler(django_application)
     application: Any = http
     if find_spec("channels") is not None:
+        # Channels is optional: without it, HTTP and the lifespan only.
         from channels.routing import ProtocolTypeRouter
 
         from opsmessaging.routing import websocket_application

@@ -17,7 +17,7 @@ from django.conf import settings
 from opsmessaging import __version__, protocol
 from opsmessaging.catalogue import all_types
 from opsmessaging.categories import TOPIC_MAX_LENGTH, TOPIC_PATTERN, Category
-from opsmessaging.envelope import WIRE_FIELDS
+from opsmessaging.envelope import SENDER_FIELDS, WIRE_FIELDS
 from opsmessaging.nodenames import NODE_NAME_MAX_LENGTH, NODE_NAME_PATTERN
 from opsmessaging.schema import all_schemas
 from opsmessaging.severity import SEVERITY_ALIASES, Severity
@@ -38,11 +38,25 @@ ERROR_CODES: dict[str, str] = {
     "forbidden": "The user may not view the category.",
     "not_subscribed": "An unsubscribe names no current subscription.",
     "store_unavailable": "The message store cannot be reached; try again shortly.",
+    "invalid_epoch": "epoch is not a string.",
+    "epoch_changed": (
+        "The category's log was started anew: positions in the named (old) epoch are not "
+        "valid. The frame names the new epoch (and, on subscribe, last_sequence); "
+        "subscribe again from since=0 with it."
+    ),
+    "too_many_subscriptions": "The connection has WS_MAX_SUBSCRIPTIONS subscriptions.",
+    "too_many_connections": (
+        "The user has WS_MAX_CONNECTIONS_PER_USER connections; closed with 4429."
+    ),
+    "replay_failed": "Replaying stored messages failed; subscribe again with since.",
+    "catch_up_failed": "Filling a gap from the store failed; subscribe again with since.",
 }
 
 #: WebSocket close codes the server uses, and what the client should do.
 CLOSE_CODES: dict[int, str] = {
     protocol.CLOSE_NOT_AUTHENTICATED: "Not authenticated: log in, then reconnect.",
+    protocol.CLOSE_FORBIDDEN: "No longer allowed to view a subscribed category.",
+    protocol.CLOSE_TOO_MANY_CONNECTIONS: "Too many connections of this user.",
     protocol.CLOSE_LAYER_UNAVAILABLE: (
         "The channel layer failed: reconnect with backoff and resubscribe with since."
     ),
@@ -131,6 +145,14 @@ def _wire_schema() -> dict[str, Any]:
             "description": "The payload, or null when no key can decrypt it.",
         },
         "signature_valid": {"type": "boolean"},
+        "sender": {
+            "type": ["string", "null"],
+            "description": "The authenticated user who sent it through the API (signed).",
+        },
+        "received_by": {
+            "anyOf": [_node_name(), {"type": "null"}],
+            "description": "The node whose API received it (signed).",
+        },
     }
     if tuple(properties) != WIRE_FIELDS:
         raise RuntimeError(
@@ -160,7 +182,9 @@ def _wire_schema() -> dict[str, Any]:
         for kind in all_types()
         for version in range(1, kind.version + 1)
     ]
-    return _object(properties, list(WIRE_FIELDS), allOf=payloads)
+    # The sender fields are in the wire form of messages that came through the API only.
+    required = [f for f in WIRE_FIELDS if f not in SENDER_FIELDS]
+    return _object(properties, required, allOf=payloads)
 
 
 def _payload_schemas() -> dict[str, Any]:
@@ -200,6 +224,10 @@ def _client_frames() -> dict[str, dict[str, Any]]:
                 "category": _category(),
                 "topic": _topic(nullable=True),
                 "since": _sequence("Replay every stored message after this sequence."),
+                "epoch": {
+                    "type": "string",
+                    "description": "The epoch the since position is in (from subscribed).",
+                },
                 "filters": filters,
             },
             ["action", "category"],
@@ -226,13 +254,18 @@ def _server_frames() -> dict[str, dict[str, Any]]:
                 **position,
                 "since": {"type": ["integer", "null"], "minimum": 0},
                 "last_sequence": _sequence("The category's last sequence now."),
+                "epoch": {
+                    "type": "string",
+                    "description": "The epoch of the category's log: sequences are "
+                    "positions in it.",
+                },
                 "pruned": _object(
                     {"first_available_sequence": _sequence("The oldest kept.")},
                     ["first_available_sequence"],
                     description="Present when since is older than the kept history.",
                 ),
             },
-            ["type", "category", "topic", "since", "last_sequence"],
+            ["type", "category", "topic", "since", "last_sequence", "epoch"],
         ),
         protocol.UNSUBSCRIBED: _object(
             {"type": _const(protocol.UNSUBSCRIBED), **position},
@@ -270,6 +303,10 @@ def _server_frames() -> dict[str, dict[str, Any]]:
                 "type": _const(protocol.ERROR),
                 "code": {"type": "string", "enum": list(ERROR_CODES)},
                 "detail": {"type": "string"},
+                "category": _category(),
+                "topic": _topic(nullable=True),
+                "epoch": {"type": "string"},
+                "last_sequence": _sequence("Where the subscription got to."),
             },
             ["type", "code", "detail"],
         ),

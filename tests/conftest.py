@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.core.signals import request_started
 from django.db import connection, connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -148,6 +149,11 @@ def _no_root_log_capture() -> Iterator[None]:
 
 #: The real ``lifecycle.start_heartbeat``, for the tests of the heartbeat's autostart.
 START_HEARTBEAT = lifecycle.start_heartbeat
+
+# The test process is no server: requests made while collecting (schemathesis loads the
+# API's schema through WSGI at import) must not start it as a web node, with a heartbeat
+# thread that would write under every test. The tests of that start call the receiver.
+request_started.disconnect(dispatch_uid="opsmessaging.first_request")
 
 
 @pytest.fixture(autouse=True)

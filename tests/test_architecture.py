@@ -146,6 +146,26 @@ def test_the_cycle_finder_finds_a_cycle():
     ]
 
 
+def _comment_above(lines: list[str], index: int) -> bool:
+    """Tell whether a comment stands above the block of imports that line ``index`` is in
+    (one comment may explain several imports made together)."""
+    above = index - 1
+    while above >= 0:
+        text = lines[above].strip()
+        if text.startswith("#"):
+            return True
+        if text and not text.startswith(("from ", "import ")):
+            return False
+        above -= 1
+    return False
+
+
+def test_a_comment_explains_the_block_of_imports_below_it():
+    lines = ["def f():", "    # late: why", "    import a", "", "    from b import c"]
+    assert _comment_above(lines, 4) is True
+    assert _comment_above(["def f():", "    x = 1", "    import a"], 2) is False
+
+
 def test_every_function_level_import_says_why():
     unexplained = []
     for name, path in MODULES.items():
@@ -155,7 +175,6 @@ def test_every_function_level_import_says_why():
             if not in_function or name == "opsmessaging.apps":
                 continue  # apps.py says once, in its docstring, why all of its are late
             line = lines[statement.lineno - 1]
-            above = lines[statement.lineno - 2].strip()
-            if "#" not in line and not above.startswith("#"):
+            if "#" not in line and not _comment_above(lines, statement.lineno - 1):
                 unexplained.append(f"{name}:{statement.lineno}: {line.strip()}")
     assert unexplained == []

@@ -116,6 +116,14 @@ def _error_codes_sent() -> set[str]:
                 and isinstance(node.args[0], ast.Constant)
             ):
                 codes.add(node.args[0].value)
+            if (  # self._failed(sub, "replay_failed", ...): a code handed on
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "_failed"
+                and len(node.args) > 1
+                and isinstance(node.args[1], ast.Constant)
+            ):
+                codes.add(node.args[1].value)
             if (
                 isinstance(node, ast.Assign)
                 and isinstance(node.targets[0], ast.Name)

@@ -42,9 +42,10 @@ def test_node_getters_prefer_their_option(getter, option):
 
 
 @override_settings(OPSMESSAGING={})
-def test_default_node_name_is_django_at_hostname(monkeypatch):
+def test_default_node_name_is_the_role_at_hostname(monkeypatch):
     monkeypatch.setattr(socket, "gethostname", lambda: "app server 3")
-    assert helpers.this_node() == "django@app-server-3"
+    # A process that serves nothing (a shell, a command, the tests) is a command.
+    assert helpers.this_node() == "command@app-server-3"
     assert helpers.is_node_name(helpers.this_node())
 
 

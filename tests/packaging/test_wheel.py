@@ -128,6 +128,9 @@ def test_wheel_metadata_declares_the_extras_and_the_typed_classifier(
         "api",
         "celery",
         "channels",
+        "client",
+        "metrics",
+        "otlp",
         "postgres",
         "redis",
     ]

@@ -91,7 +91,16 @@ def test_every_third_party_import_is_a_dependency_or_in_an_extra() -> None:
 def test_extras_are_each_an_optional_part_and_all() -> None:
     extras = PROJECT["optional-dependencies"]
 
-    parts = ["api", "celery", "channels", "client", "metrics", "otlp", "postgres", "redis"]
+    parts = [
+        "api",
+        "celery",
+        "channels",
+        "client",
+        "metrics",
+        "otlp",
+        "postgres",
+        "redis",
+    ]
     assert sorted(extras) == sorted([*parts, "all"])
     assert extras["all"] == [f"opsmessaging[{','.join(parts)}]"]
 

@@ -44,12 +44,14 @@ class Message(models.Model):
         max_length=150,
         blank=True,
         default="",
+        db_default="",
         help_text="The authenticated user who sent it through the API (signed).",
     )
     received_by = models.CharField(
         max_length=255,
         blank=True,
         default="",
+        db_default="",
         help_text="The node that received it through the API (signed).",
     )
     timestamp = models.DateTimeField(help_text="UTC, millisecond precision.")

@@ -395,9 +395,10 @@ def test_a_batch_stored_again_is_stored_once(store):
     first = Message.objects.append_many(envelopes[:2])  # as if part were stored already
     assert pubsub.drain_spool().drained == 3
     again = Message.objects.append_many(envelopes)
+    assert relay.wait_until_numbered()
     assert stored_ids() == [e.message_id for e in envelopes]
     assert [m.pk for m in again[:2]] == [m.pk for m in first]
-    assert [m.sequence for m in again] == [1, 2, 3]
+    assert [Message.objects.get(pk=m.pk).sequence for m in again] == [1, 2, 3]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -62,6 +62,7 @@ def _alert(title: str, severity: str = "warning", **opts: Any) -> Message:
         alerts.system_alert(severity, "system", title, None, "test"), **opts
     )
     assert result.ok and result.message is not None
+    result.wait_for_sequence()  # the stream serves numbered messages
     return result.message
 
 

@@ -34,6 +34,7 @@ def _alert(title: str) -> Any:
         alerts.system_alert("warning", "system", title, None, "t")
     )
     assert result.ok and result.message is not None
+    result.wait_for_sequence()  # the stream serves numbered messages
     return result.message
 
 

@@ -147,6 +147,7 @@ def acknowledge(
     """
     _check_may_acknowledge(user)
     alias = router.db_for_write(Message)
+    _ensure_alert_counter(alias)
     with transaction.atomic(using=alias):
         _lock_alert_sequence(alias)
         return pubsub.broadcast(
@@ -174,6 +175,7 @@ def broadcast_with_acknowledgements(
     _check_may_acknowledge(user)
     alias = router.db_for_write(Message)
     items = list(events)
+    _ensure_alert_counter(alias)
     with transaction.atomic(using=alias):
         _lock_alert_sequence(alias)
         seen: set[str] = set()
@@ -235,13 +237,25 @@ def _acknowledgement(alert: str | Message, user: Any, ack_note: str) -> Payload:
     )
 
 
+def _ensure_alert_counter(alias: str) -> None:
+    """Create the alerts log's counter row if it is missing (a fresh or flushed store;
+    with the relay, appends create none), before any acknowledgement locks it: in its own
+    transaction when there is none open, so every acknowledgement then locks one
+    committed row."""
+    counters = CategorySequence.objects.using(alias).filter(
+        category=Category.ALERTS.value
+    )
+    if not counters.exists():
+        CategorySequence.ensure(alias, Category.ALERTS)
+
+
 def _lock_alert_sequence(alias: str) -> None:
-    # The row every alerts append locks until commit: holding it orders acknowledgements.
+    # The alerts log's counter row: holding it orders acknowledgements.
     counter = (
         CategorySequence.objects.using(alias)
         .select_for_update()
         .filter(category=Category.ALERTS.value)
     )
-    if not list(counter):  # a fresh database: create the row, then lock it
+    if not list(counter):  # created meanwhile by nobody: create it, then lock it
         CategorySequence.ensure(alias, Category.ALERTS)
         list(counter)

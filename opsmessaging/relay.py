@@ -57,6 +57,7 @@ class RelayStatus:
     #: "cluster": the shared layer, one relay delivers; "process": this process's layer.
     scope: str | None = None
     is_leader: bool = False
+    #: Numbering passes that numbered something, and messages delivered.
     numbered: int = 0
     delivered: int = 0
     failures: int = 0
@@ -233,14 +234,14 @@ class Relay:
         return True
 
     def _lost_connection(self, exc: Exception) -> None:
-        if not isinstance(exc, DeliveryRetry):
-            logger.debug("Relay pass failed: %r", exc)
-            if isinstance(exc, DatabaseError):
-                self.status.last_error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, DeliveryRetry):
+            return  # counted where it failed; the connection and the lead are fine
+        logger.debug("Relay pass failed: %r", exc)
+        if isinstance(exc, DatabaseError):
+            self.status.last_error = f"{type(exc).__name__}: {exc}"
         # The session lock went with a broken connection; a new one must take it again.
-        if not isinstance(exc, DeliveryRetry):
-            self.status.is_leader = False
-            self._close_connection()
+        self.status.is_leader = False
+        self._close_connection()
 
     def _release(self) -> None:
         self.status.is_leader = False
@@ -292,6 +293,7 @@ def status() -> dict[str, Any]:
         "running": state.running,
         "scope": state.scope,
         "is_leader": state.is_leader,
+        "numbering_passes": state.numbered,
         "delivered": state.delivered,
         "failures": state.failures,
         "last_error": state.last_error,
